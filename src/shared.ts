@@ -1,0 +1,45 @@
+// Names shared by the worker, the client and the workflows. Pure: safe to
+// import from workflow code.
+
+export const DEFAULT_NAMESPACE = 'default';
+export const DEFAULT_TASK_QUEUE = 'champ-pipelines';
+export const PIPELINE_WORKFLOW = 'trainingPipeline';
+
+/** Custom search attributes registered on the dev server and set by the workflow. */
+export const SEARCH_ATTRIBUTES = {
+  pipeline: 'ChampPipeline', // Keyword: the spec's name
+  stage: 'ChampStage', // Keyword: the live stage
+  outcome: 'ChampOutcome', // Keyword: the final outcome
+} as const;
+
+/** ApplicationFailure types raised by activities and workflows. */
+export const ErrorTypes = {
+  InvalidSpec: 'InvalidSpec',
+  NotReady: 'NotReady',
+  TrainingFailed: 'TrainingFailed',
+  TrainingStopped: 'TrainingStopped',
+  EndpointFailed: 'EndpointFailed',
+  ImageBuildFailed: 'ImageBuildFailed',
+  NoDockerEngine: 'NoDockerEngine',
+  AwsValidation: 'AwsValidation',
+  AwsAccessDenied: 'AwsAccessDenied',
+  AwsNotFound: 'AwsNotFound',
+  AwsRetryable: 'AwsRetryable',
+  SmokeTestFailed: 'SmokeTestFailed',
+  InvalidApproval: 'InvalidApproval',
+} as const;
+export type ErrorType = (typeof ErrorTypes)[keyof typeof ErrorTypes];
+
+/** Errors that no retry can mend. Listed in activity retry policies. */
+export const NON_RETRYABLE_ERROR_TYPES: string[] = [
+  ErrorTypes.InvalidSpec,
+  ErrorTypes.TrainingFailed,
+  ErrorTypes.TrainingStopped,
+  ErrorTypes.EndpointFailed,
+  ErrorTypes.ImageBuildFailed,
+  ErrorTypes.NoDockerEngine,
+  ErrorTypes.AwsValidation,
+  ErrorTypes.AwsAccessDenied,
+  ErrorTypes.AwsNotFound,
+  ErrorTypes.SmokeTestFailed,
+];
