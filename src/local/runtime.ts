@@ -1,0 +1,95 @@
+// The contract between the local control plane's API (server, state, SageMaker
+// shapes) and its runtime (containers, training runs, serving variants).
+// The API owns resource records and status values; the runtime owns processes.
+
+export interface TrainingRunRequest {
+  jobName: string;
+  imageUri: string;
+  /** A folder of this job's own under the state folder; the runtime lays out `opt/ml` inside it. */
+  jobDir: string;
+  /** As given to CreateTrainingJob: string values. */
+  hyperParameters: Record<string, string>;
+  /** CreateTrainingJob's InputDataConfig as given (channels with file:// S3Uri). */
+  inputDataConfig: Array<{
+    ChannelName: string;
+    DataSource: { S3DataSource?: { S3Uri: string; S3DataType?: string; S3DataDistributionType?: string } };
+    ContentType?: string;
+    CompressionType?: string;
+    InputMode?: string;
+  }>;
+  resourceConfig: { InstanceType: string; InstanceCount: number; VolumeSizeInGB: number };
+  /** OutputDataConfig.S3OutputPath (file://); the artifact goes to `<path>/<jobName>/output/model.tar.gz`. */
+  outputPath: string;
+  maxRuntimeSeconds: number;
+  metricDefinitions: Array<{ Name: string; Regex: string }>;
+  environment: Record<string, string>;
+}
+
+export interface TrainingProgress {
+  secondaryStatus: 'Starting' | 'Downloading' | 'Training' | 'Uploading' | 'Stopping';
+  message: string;
+}
+
+export interface TrainingOutcome {
+  status: 'Completed' | 'Failed' | 'Stopped';
+  /** `output/failure`'s text, or what went wrong (exit code, runtime exceeded, ...). */
+  failureReason?: string;
+  /** The last value of each metric definition found in the log. */
+  finalMetrics: Array<{ MetricName: string; Value: number; Timestamp: Date }>;
+  /** file:// URI of model.tar.gz when Completed. */
+  modelArtifact?: string;
+  /** Path of the kept log file. */
+  logFile: string;
+}
+
+export interface TrainingRunner {
+  /** Starts the run; resolves once it has ended, whatever the outcome. Never rejects. */
+  run(req: TrainingRunRequest, onProgress: (p: TrainingProgress) => void): Promise<TrainingOutcome>;
+  /** Asks a running job to stop (SIGTERM, then SIGKILL); its run() then resolves Stopped. */
+  stop(jobName: string): Promise<void>;
+  /** Stops every run (control plane shutdown). */
+  shutdown(): Promise<void>;
+}
+
+export interface VariantSpec {
+  variantName: string;
+  modelName: string;
+  imageUri: string;
+  /** file:// URI of model.tar.gz, unpacked as /opt/ml/model. */
+  modelDataUrl?: string;
+  environment: Record<string, string>;
+  initialInstanceCount: number;
+  initialVariantWeight: number;
+}
+
+export interface InvokeRequest {
+  body: Buffer;
+  contentType?: string;
+  accept?: string;
+  targetVariant?: string;
+}
+
+export interface InvokeResponse {
+  status: number;
+  body: Buffer;
+  contentType?: string;
+  invokedVariant: string;
+}
+
+export interface EndpointRuntime {
+  /**
+   * Brings `configName`'s variants up for `endpointName`: starts them, waits for
+   * GET /ping, switches traffic, then drains and stops what served before.
+   * Rejects with an Error whose message is the reason when a variant never
+   * becomes healthy within `healthTimeoutMs`; whatever served before keeps serving.
+   */
+  deploy(endpointName: string, configName: string, variants: VariantSpec[], opts: { healthTimeoutMs: number }): Promise<void>;
+  /** Routes one request to the endpoint's live variants (by weight, or the target variant). */
+  invoke(endpointName: string, req: InvokeRequest): Promise<InvokeResponse>;
+  /** Whether the endpoint has live variants. */
+  isServing(endpointName: string): boolean;
+  /** Stops the endpoint's processes. */
+  remove(endpointName: string): Promise<void>;
+  /** Stops every process (control plane shutdown). */
+  shutdown(): Promise<void>;
+}
