@@ -1,0 +1,203 @@
+// The activities the pipeline workflow calls: one input object each, names
+// and URIs only (never credentials). The workflow proxies this interface;
+// `createActivities(deps)` in ./index.ts implements it.
+import type { PipelineSpec, SmokeTestSpec, UpdateStrategySpec } from '../spec/schema';
+
+export interface MetricValue {
+  name: string;
+  value: number;
+}
+
+// --- spec ---------------------------------------------------------------
+export interface ValidateSpecInput {
+  spec: unknown;
+}
+export interface ValidateSpecResult {
+  spec: PipelineSpec;
+}
+
+// --- image ----------------------------------------------------------------
+export interface BuildImageInput {
+  pipeline: string;
+  image: PipelineSpec['image'];
+}
+export interface BuildImageResult {
+  imageUri: string;
+  /** Content hash the tag was derived from; empty for a prebuilt URI. */
+  contentHash: string;
+  /** False when that exact build already existed (or the URI was prebuilt). */
+  built: boolean;
+}
+
+// --- training -------------------------------------------------------------
+export interface StartTrainingInput {
+  jobName: string;
+  imageUri: string;
+  training: PipelineSpec['training'];
+  tags: Record<string, string>;
+}
+export interface StartTrainingResult {
+  jobName: string;
+  jobArn: string;
+  /** False when the job already existed (a retry after a lost response). */
+  created: boolean;
+}
+export interface AwaitTrainingInput {
+  jobName: string;
+}
+export interface TrainingResult {
+  jobName: string;
+  status: 'Completed';
+  metrics: MetricValue[];
+  modelArtifact: string;
+  trainingSeconds: number;
+  /** Where to read the job's log (CloudWatch group/stream on AWS, a file locally). */
+  logs: string;
+}
+export interface StopTrainingInput {
+  jobName: string;
+}
+
+// --- data fingerprint -----------------------------------------------------
+export interface FingerprintDataInput {
+  inputs: PipelineSpec['training']['inputs'];
+}
+export interface FingerprintDataResult {
+  /** sha256 over object keys, sizes and ETags / contents. */
+  fingerprint: string;
+  objects: number;
+  bytes: number;
+}
+
+// --- registry -------------------------------------------------------------
+export interface ChampionInput {
+  modelPackageGroupName: string;
+}
+export interface ChampionInfo {
+  modelPackageArn: string;
+  version: number;
+  metrics: MetricValue[];
+  dataFingerprint?: string;
+}
+export interface RegisterCandidateInput {
+  modelPackageGroupName: string;
+  pipelineDescription?: string;
+  imageUri: string;
+  modelArtifact: string;
+  metrics: MetricValue[];
+  trainingJobName: string;
+  dataUri: string;
+  dataFingerprint: string;
+  workflowId: string;
+}
+export interface RegisteredCandidate {
+  modelPackageArn: string;
+  version: number;
+  /** False when a retry found the package it had already registered. */
+  created: boolean;
+}
+export interface SetApprovalInput {
+  modelPackageArn: string;
+  status: 'Approved' | 'Rejected';
+  reviewer: string;
+  reason: string;
+}
+export interface MarkChampionInput {
+  modelPackageGroupName: string;
+  modelPackageArn: string;
+  endpointName: string;
+}
+
+// --- deployment -------------------------------------------------------------
+export interface CreateModelInput {
+  modelName: string;
+  imageUri: string;
+  modelArtifact: string;
+  roleArn: string;
+  environment: Record<string, string>;
+  tags: Record<string, string>;
+}
+export interface CreateEndpointConfigInput {
+  configName: string;
+  modelName: string;
+  variantName: string;
+  instanceType: string;
+  instanceCount: number;
+  tags: Record<string, string>;
+}
+export interface DeployEndpointInput {
+  endpointName: string;
+  configName: string;
+  strategy: UpdateStrategySpec;
+  tags: Record<string, string>;
+}
+export interface DeployEndpointResult {
+  action: 'created' | 'updated';
+  /** The config that served before an update; absent on a first deployment. */
+  previousConfigName?: string;
+}
+export interface DescribeEndpointInput {
+  endpointName: string;
+}
+export interface EndpointState {
+  endpointName: string;
+  status: string;
+  configName?: string;
+  failureReason?: string;
+}
+export interface AwaitEndpointInput {
+  endpointName: string;
+}
+export interface VerifyEndpointInput {
+  endpointName: string;
+  expectedConfigName: string;
+  smokeTest?: SmokeTestSpec;
+}
+export interface VerifyResult {
+  ok: boolean;
+  /** Why verification failed, in words a person can act on. */
+  reason?: string;
+  /** The smoke test's response status and a short excerpt of its body. */
+  response?: { status: number; excerpt: string };
+}
+export interface RollbackEndpointInput {
+  endpointName: string;
+  configName: string;
+}
+export interface DeleteResourceInput {
+  name: string;
+}
+export interface CleanupInput {
+  pipeline: string;
+  endpointName: string;
+  keep: number;
+}
+export interface CleanupResult {
+  deletedConfigs: string[];
+  deletedModels: string[];
+}
+
+export interface PipelineActivities {
+  validateSpec(input: ValidateSpecInput): Promise<ValidateSpecResult>;
+  buildImage(input: BuildImageInput): Promise<BuildImageResult>;
+  fingerprintData(input: FingerprintDataInput): Promise<FingerprintDataResult>;
+  startTraining(input: StartTrainingInput): Promise<StartTrainingResult>;
+  /** Check-once-and-throw: returns when Completed, throws NotReady while running, non-retryable on Failed/Stopped. */
+  awaitTraining(input: AwaitTrainingInput): Promise<TrainingResult>;
+  stopTraining(input: StopTrainingInput): Promise<void>;
+  describeChampion(input: ChampionInput): Promise<ChampionInfo | null>;
+  registerCandidate(input: RegisterCandidateInput): Promise<RegisteredCandidate>;
+  setApproval(input: SetApprovalInput): Promise<void>;
+  createModel(input: CreateModelInput): Promise<void>;
+  createEndpointConfig(input: CreateEndpointConfigInput): Promise<void>;
+  deployEndpoint(input: DeployEndpointInput): Promise<DeployEndpointResult>;
+  /** Check-once-and-throw: returns once the endpoint is out of Creating/Updating/SystemUpdating/RollingBack. */
+  awaitEndpoint(input: AwaitEndpointInput): Promise<EndpointState>;
+  verifyEndpoint(input: VerifyEndpointInput): Promise<VerifyResult>;
+  rollbackEndpoint(input: RollbackEndpointInput): Promise<void>;
+  deleteEndpoint(input: DeleteResourceInput): Promise<void>;
+  deleteEndpointConfig(input: DeleteResourceInput): Promise<void>;
+  deleteModel(input: DeleteResourceInput): Promise<void>;
+  markChampion(input: MarkChampionInput): Promise<void>;
+  cleanupOldVersions(input: CleanupInput): Promise<CleanupResult>;
+}
