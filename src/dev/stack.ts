@@ -1,0 +1,65 @@
+// The whole local stack in one process tree: the Temporal dev server, the
+// local SageMaker control plane and a worker. Used by `npm run dev` and the demo.
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { loadConfig } from '../config';
+import { startLocalSageMaker } from '../local/server';
+import { startDevServer } from '../temporal-server';
+import { startWorker } from '../worker';
+
+export interface StackOptions {
+  home: string;
+  temporalPort: number;
+  uiPort: number;
+  /** 0 for any free port; undefined for no local control plane (real AWS). */
+  sageMakerPort?: number;
+  log: Logger;
+}
+
+export interface Stack {
+  temporalAddress: string;
+  uiUrl: string;
+  sageMakerUrl?: string;
+  stop(): Promise<void>;
+}
+
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const home = resolve(opts.home);
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch((err) => opts.log.warn({ err }, 'stopping a part of the stack failed'));
+  };
+  try {
+    const temporal = await startDevServer({
+      stateDir: resolve(home, 'temporal'),
+      port: opts.temporalPort,
+      uiPort: opts.uiPort,
+      onLog: (line) => opts.log.debug({ component: 'temporal-server' }, line),
+    });
+    stops.push(() => temporal.stop());
+
+    let sageMakerUrl: string | undefined;
+    if (opts.sageMakerPort !== undefined) {
+      const local = await startLocalSageMaker({ port: opts.sageMakerPort, stateDir: resolve(home, 'local-sagemaker') });
+      stops.push(() => local.close());
+      sageMakerUrl = local.url;
+    }
+
+    const config = loadConfig({
+      ...process.env,
+      TEMPORAL_ADDRESS: temporal.address,
+      CHAMP_HOME: home,
+      CHAMP_UI_URL: temporal.uiUrl,
+      ...(sageMakerUrl ? { AWS_ENDPOINT_URL_SAGEMAKER: sageMakerUrl, AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: sageMakerUrl } : {}),
+    });
+    const worker = await startWorker(config, opts.log);
+    stops.push(async () => {
+      if (worker.worker.getState() === 'RUNNING') worker.worker.shutdown();
+      await worker.done;
+    });
+    return { temporalAddress: temporal.address, uiUrl: temporal.uiUrl, sageMakerUrl, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
