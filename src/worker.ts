@@ -20,7 +20,7 @@ function prebuiltBundle(): string | undefined {
 
 function workflowSource(log: Logger): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
   const bundle = prebuiltBundle();
-  if (bundle && process.env.NODE_ENV === 'production') {
+  if (bundle && (process.env.NODE_ENV === 'production' || process.env.CHAMP_WORKFLOW_BUNDLE)) {
     log.info({ bundle }, 'using prebuilt workflow bundle');
     return { workflowBundle: { code: readFileSync(bundle, 'utf8') } };
   }
