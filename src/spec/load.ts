@@ -1,0 +1,109 @@
+// Reading a spec file and anchoring its relative locations to the file's
+// folder, so the spec means the same thing whatever the working directory.
+import { readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { SpecError, type SpecIssue } from './errors';
+import { parseSpec, readDocument, type SpecFormat } from './parse';
+import type { PipelineSpec } from './schema';
+
+export interface LoadedSpec {
+  spec: PipelineSpec;
+  /** Absolute path of the spec file. */
+  path: string;
+}
+
+export function formatForFile(file: string): SpecFormat {
+  return path.extname(file).toLowerCase() === '.json' ? 'json' : 'yaml';
+}
+
+/**
+ * Reads a YAML (.yaml, .yml, anything else) or JSON (.json) spec, validates it,
+ * resolves image.context and relative file:// URIs against the file's folder,
+ * and checks that the build context exists. Throws SpecError.
+ */
+export function loadSpecFile(file: string): LoadedSpec {
+  const absolute = path.resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(absolute, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new SpecError([{ path: '', message: `cannot read the spec file: ${reason}` }], absolute);
+  }
+  const value = readDocument(text, { format: formatForFile(absolute), file: absolute });
+  const spec = resolveSpecPaths(parseSpec(value, absolute), path.dirname(absolute));
+  const problems = checkBuildContext(spec);
+  if (problems.length > 0) throw new SpecError(problems, absolute);
+  return { spec, path: absolute };
+}
+
+/** Makes image.context and relative file:// URIs absolute against `baseDir`. Pure: touches no files. */
+export function resolveSpecPaths(spec: PipelineSpec, baseDir: string): PipelineSpec {
+  const base = path.resolve(baseDir);
+  const image = { ...spec.image };
+  if (image.context !== undefined) image.context = path.resolve(base, image.context);
+  return {
+    ...spec,
+    image,
+    training: {
+      ...spec.training,
+      inputs: spec.training.inputs.map((channel) => ({ ...channel, uri: resolveFileUri(channel.uri, base) })),
+      outputPath: resolveFileUri(spec.training.outputPath, base),
+    },
+  };
+}
+
+/**
+ * `file://./data/train` and `file://data/train` -> `file:///<baseDir>/data/train`.
+ * Absolute file:// URIs and s3:// URIs are returned unchanged. The path is kept
+ * as written (not percent-encoded), like SageMaker local mode's file:// inputs.
+ */
+export function resolveFileUri(uri: string, baseDir: string): string {
+  if (!uri.startsWith('file://')) return uri;
+  const rest = uri.slice('file://'.length);
+  if (rest.startsWith('/')) return uri;
+  const resolved = path.resolve(baseDir, rest);
+  const trailing = rest.endsWith('/') && !resolved.endsWith('/') ? '/' : '';
+  return `file://${resolved}${trailing}`;
+}
+
+function checkBuildContext(spec: PipelineSpec): SpecIssue[] {
+  const context = spec.image.context;
+  if (context === undefined) return [];
+  if (!isDirectory(context))
+    return [
+      {
+        path: 'image.context',
+        message: `folder ${context} does not exist (a relative context is resolved against the spec file's folder)`,
+        found: JSON.stringify(context),
+        expected: 'a folder holding the Dockerfile',
+      },
+    ];
+  const dockerfile = path.resolve(context, spec.image.dockerfile);
+  if (!isFile(dockerfile))
+    return [
+      {
+        path: 'image.context',
+        message: `folder ${context} holds no ${spec.image.dockerfile} (image.dockerfile); add it or point image.dockerfile at the right file`,
+        found: JSON.stringify(context),
+        expected: `a folder holding ${spec.image.dockerfile}`,
+      },
+    ];
+  return [];
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function isFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
