@@ -1,0 +1,431 @@
+// Models, endpoint configs and endpoints: create idempotently by name, deploy
+// (create or update), check once, verify, roll back, delete, clean up.
+import {
+  CreateEndpointCommand,
+  CreateEndpointConfigCommand,
+  CreateModelCommand,
+  DeleteEndpointCommand,
+  DeleteEndpointConfigCommand,
+  DeleteModelCommand,
+  DescribeEndpointCommand,
+  DescribeEndpointConfigCommand,
+  ListEndpointConfigsCommand,
+  ListModelsCommand,
+  UpdateEndpointCommand,
+  type DeploymentConfig,
+  type DescribeEndpointOutput,
+  type ProductionVariantInstanceType,
+} from '@aws-sdk/client-sagemaker';
+import { InvokeEndpointCommand } from '@aws-sdk/client-sagemaker-runtime';
+import { awsCall, categorize, classifyAwsError, errorFacts, hasErrorCode, isAlreadyExistsError, isNotFoundError, notReady, terminal } from '../aws/errors';
+import { ownedPrefix } from '../aws/naming';
+import { classifyEndpoint } from '../aws/status';
+import { ErrorTypes } from '../shared';
+import type { SmokeTestSpec, UpdateStrategySpec } from '../spec/schema';
+import { durationSeconds } from '../spec/duration';
+import { activityEnv } from './context';
+import type { ActivityDeps } from './deps';
+import { toTags } from './training';
+import type {
+  AwaitEndpointInput,
+  CleanupInput,
+  CleanupResult,
+  CreateEndpointConfigInput,
+  CreateModelInput,
+  DeleteResourceInput,
+  DeployEndpointInput,
+  DeployEndpointResult,
+  EndpointState,
+  RollbackEndpointInput,
+  VerifyEndpointInput,
+  VerifyResult,
+} from './types';
+
+const EXCERPT_CHARS = 500;
+const IN_FLIGHT = new Set(['Creating', 'Updating', 'SystemUpdating', 'RollingBack', 'Deleting']);
+
+const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, v));
+
+/** UpdateEndpoint's DeploymentConfig for a spec strategy. The local control plane accepts and ignores it. */
+export function deploymentConfig(strategy: UpdateStrategySpec): DeploymentConfig {
+  const wait = clamp(durationSeconds(strategy.waitInterval), 0, 3600);
+  const termination = clamp(durationSeconds(strategy.terminationWait), 0, 3600);
+  let steps = 1;
+  let routing: NonNullable<DeploymentConfig['BlueGreenUpdatePolicy']>['TrafficRoutingConfiguration'];
+  switch (strategy.type) {
+    case 'all-at-once':
+      routing = { Type: 'ALL_AT_ONCE', WaitIntervalInSeconds: 0 };
+      break;
+    case 'blue-green':
+      routing = { Type: 'ALL_AT_ONCE', WaitIntervalInSeconds: wait };
+      break;
+    case 'canary':
+      steps = 2;
+      routing = { Type: 'CANARY', WaitIntervalInSeconds: wait, CanarySize: { Type: 'CAPACITY_PERCENT', Value: strategy.canaryPercent ?? 10 } };
+      break;
+    case 'linear': {
+      const step = strategy.linearStepPercent ?? 20;
+      steps = Math.ceil(100 / step);
+      routing = { Type: 'LINEAR', WaitIntervalInSeconds: wait, LinearStepSize: { Type: 'CAPACITY_PERCENT', Value: step } };
+      break;
+    }
+  }
+  // SageMaker's bounds: 600 s to 8 h; leave room for instances to launch on top of the bake time.
+  const maxExecution = clamp(steps * (routing?.WaitIntervalInSeconds ?? 0) + termination + 1800, 600, 28_800);
+  return {
+    BlueGreenUpdatePolicy: { TrafficRoutingConfiguration: routing, TerminationWaitInSeconds: termination, MaximumExecutionTimeoutInSeconds: maxExecution },
+    ...(strategy.alarms.length ? { AutoRollbackConfiguration: { Alarms: strategy.alarms.map((AlarmName) => ({ AlarmName })) } } : {}),
+  };
+}
+
+/** Whether a dotted path (`predictions.0.score`) exists in a parsed JSON value. */
+export function jsonPathExists(value: unknown, dotted: string): boolean {
+  let cur: unknown = value;
+  for (const part of dotted.split('.')) {
+    if (Array.isArray(cur)) {
+      if (!/^\d+$/.test(part)) return false;
+      const i = Number(part);
+      if (i >= cur.length) return false;
+      cur = cur[i];
+    } else if (cur !== null && typeof cur === 'object') {
+      if (!Object.prototype.hasOwnProperty.call(cur, part)) return false;
+      cur = (cur as Record<string, unknown>)[part];
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Judges one smoke-test response against the spec's expectations. */
+export function judgeSmokeTest(test: SmokeTestSpec, status: number, body: string): VerifyResult {
+  const response = { status, excerpt: body.slice(0, EXCERPT_CHARS) };
+  if (status !== test.expectStatus) {
+    return { ok: false, reason: `the smoke test got HTTP ${status}, expected ${test.expectStatus}`, response };
+  }
+  if (test.expectJsonPaths.length) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return { ok: false, reason: `the smoke test response is not JSON, so its paths ${test.expectJsonPaths.join(', ')} cannot be checked`, response };
+    }
+    const missing = test.expectJsonPaths.filter((p) => !jsonPathExists(parsed, p));
+    if (missing.length) return { ok: false, reason: `the smoke test response lacks ${missing.join(', ')}`, response };
+  }
+  return { ok: true, response };
+}
+
+function endpointState(d: DescribeEndpointOutput, name: string): EndpointState {
+  return {
+    endpointName: d.EndpointName ?? name,
+    status: d.EndpointStatus ?? 'Unknown',
+    ...(d.EndpointConfigName ? { configName: d.EndpointConfigName } : {}),
+    ...(d.FailureReason ? { failureReason: d.FailureReason } : {}),
+  };
+}
+
+export function createEndpointActivities(deps: ActivityDeps) {
+  const sm = deps.clients.sagemaker;
+  const runtime = deps.clients.runtime;
+
+  /** DescribeEndpoint, or undefined when there is no such endpoint. */
+  async function findEndpoint(name: string): Promise<DescribeEndpointOutput | undefined> {
+    try {
+      return await sm.send(new DescribeEndpointCommand({ EndpointName: name }));
+    } catch (err) {
+      if (isNotFoundError(err)) return undefined;
+      throw classifyAwsError(err, { operation: 'DescribeEndpoint', resource: `endpoint ${name}` });
+    }
+  }
+
+  async function createOnce(operation: string, resource: string, send: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await send();
+      return true;
+    } catch (err) {
+      // Names are this run's own: an existing one is what a lost response hid.
+      if (isAlreadyExistsError(err)) return false;
+      throw classifyAwsError(err, { operation, resource });
+    }
+  }
+
+  async function createModel(input: CreateModelInput): Promise<void> {
+    const env = activityEnv(deps.log);
+    const created = await createOnce('CreateModel', `model ${input.modelName}`, () =>
+      sm.send(
+        new CreateModelCommand({
+          ModelName: input.modelName,
+          ExecutionRoleArn: input.roleArn,
+          PrimaryContainer: {
+            Image: input.imageUri,
+            ModelDataUrl: input.modelArtifact,
+            ...(Object.keys(input.environment).length ? { Environment: input.environment } : {}),
+          },
+          ...(toTags(input.tags) ? { Tags: toTags(input.tags) } : {}),
+        }),
+      ),
+    );
+    env.log.info(created ? 'model created' : 'model already exists', { modelName: input.modelName });
+  }
+
+  async function createEndpointConfig(input: CreateEndpointConfigInput): Promise<void> {
+    const env = activityEnv(deps.log);
+    const created = await createOnce('CreateEndpointConfig', `endpoint config ${input.configName}`, () =>
+      sm.send(
+        new CreateEndpointConfigCommand({
+          EndpointConfigName: input.configName,
+          ProductionVariants: [
+            {
+              VariantName: input.variantName,
+              ModelName: input.modelName,
+              InstanceType: input.instanceType as ProductionVariantInstanceType,
+              InitialInstanceCount: input.instanceCount,
+              InitialVariantWeight: 1,
+            },
+          ],
+          ...(toTags(input.tags) ? { Tags: toTags(input.tags) } : {}),
+        }),
+      ),
+    );
+    env.log.info(created ? 'endpoint config created' : 'endpoint config already exists', { configName: input.configName });
+  }
+
+  async function deployEndpoint(input: DeployEndpointInput): Promise<DeployEndpointResult> {
+    const env = activityEnv(deps.log);
+    const name = input.endpointName;
+    const current = await findEndpoint(name);
+    if (!current) {
+      const created = await createOnce('CreateEndpoint', `endpoint ${name}`, () =>
+        sm.send(new CreateEndpointCommand({ EndpointName: name, EndpointConfigName: input.configName, ...(toTags(input.tags) ? { Tags: toTags(input.tags) } : {}) })),
+      );
+      if (created) {
+        env.log.info('endpoint creation started', { endpointName: name, configName: input.configName });
+        return { action: 'created' };
+      }
+      // Someone created it between our describe and create: judge it on the next attempt.
+      throw notReady({ resource: `endpoint ${name}`, status: 'just created by another caller', poll: env.attempt });
+    }
+    const status = current.EndpointStatus ?? 'Unknown';
+    const pending = current.PendingDeploymentSummary?.EndpointConfigName;
+    if (status === 'Failed') {
+      throw terminal(
+        ErrorTypes.EndpointFailed,
+        `endpoint ${name} is Failed: ${current.FailureReason ?? 'no FailureReason given'}. Delete it or fix it; champ does not recreate a failed endpoint.`,
+        { endpointName: name, failureReason: current.FailureReason },
+      );
+    }
+    if (status === 'Creating' && current.EndpointConfigName === input.configName) {
+      return { action: 'created' };
+    }
+    if (IN_FLIGHT.has(status)) {
+      if (status === 'Updating' && pending === input.configName) {
+        return { action: 'updated', ...(current.EndpointConfigName ? { previousConfigName: current.EndpointConfigName } : {}) };
+      }
+      // Wait for the change in flight to settle before starting ours.
+      throw notReady({ resource: `endpoint ${name}`, status, poll: env.attempt, detail: 'waiting for the change in flight before updating' });
+    }
+    if (current.EndpointConfigName === input.configName) {
+      env.log.info('endpoint already runs this config', { endpointName: name, configName: input.configName });
+      return { action: 'updated' };
+    }
+    const previous = current.EndpointConfigName;
+    await awsCall({ operation: 'UpdateEndpoint', resource: `endpoint ${name}` }, () =>
+      sm.send(new UpdateEndpointCommand({ EndpointName: name, EndpointConfigName: input.configName, DeploymentConfig: deploymentConfig(input.strategy) })),
+    );
+    env.log.info('endpoint update started', { endpointName: name, configName: input.configName, previousConfigName: previous, strategy: input.strategy.type });
+    return { action: 'updated', ...(previous ? { previousConfigName: previous } : {}) };
+  }
+
+  async function awaitEndpoint(input: AwaitEndpointInput): Promise<EndpointState> {
+    const env = activityEnv(deps.log);
+    const d = await findEndpoint(input.endpointName);
+    if (!d) {
+      throw terminal(ErrorTypes.AwsNotFound, `endpoint ${input.endpointName} does not exist: it was deleted while the pipeline waited for it; run the pipeline again`, {
+        endpointName: input.endpointName,
+      });
+    }
+    const c = classifyEndpoint(d);
+    if (c.state === 'in-progress') throw notReady({ resource: `endpoint ${input.endpointName}`, status: c.status, poll: env.attempt });
+    return endpointState(d, input.endpointName);
+  }
+
+  async function invokeSmokeTest(endpointName: string, test: SmokeTestSpec): Promise<VerifyResult> {
+    const body = typeof test.body === 'string' ? test.body : JSON.stringify(test.body);
+    try {
+      const out = await runtime.send(
+        new InvokeEndpointCommand({ EndpointName: endpointName, Body: Buffer.from(body, 'utf8'), ContentType: test.contentType, Accept: test.accept }),
+      );
+      const text = out.Body ? Buffer.from(out.Body).toString('utf8') : '';
+      return judgeSmokeTest(test, 200, text);
+    } catch (err) {
+      if (hasErrorCode(err, 'ModelError')) {
+        // The container answered with an error status; SageMaker relays it as ModelError.
+        const e = err as { OriginalStatusCode?: number; OriginalMessage?: string; message?: string };
+        return judgeSmokeTest(test, e.OriginalStatusCode ?? 500, e.OriginalMessage ?? e.message ?? '');
+      }
+      const facts = errorFacts(err);
+      if (categorize(facts) === 'retryable') throw classifyAwsError(err, { operation: 'InvokeEndpoint', resource: `endpoint ${endpointName}` });
+      return { ok: false, reason: `the smoke test request failed: ${facts.code}: ${facts.message}` };
+    }
+  }
+
+  async function verifyEndpoint(input: VerifyEndpointInput): Promise<VerifyResult> {
+    const env = activityEnv(deps.log);
+    const d = await findEndpoint(input.endpointName);
+    let result: VerifyResult;
+    if (!d) result = { ok: false, reason: `endpoint ${input.endpointName} does not exist` };
+    else if (d.EndpointStatus !== 'InService') result = { ok: false, reason: `endpoint ${input.endpointName} is ${d.EndpointStatus ?? 'Unknown'}, not InService` };
+    else if (d.EndpointConfigName !== input.expectedConfigName) {
+      result = {
+        ok: false,
+        reason: `endpoint ${input.endpointName} runs config ${d.EndpointConfigName ?? '(none)'}, not ${input.expectedConfigName}${
+          d.FailureReason ? `: the update failed: ${d.FailureReason}` : ''
+        }`,
+      };
+    } else if (d.FailureReason) result = { ok: false, reason: `endpoint ${input.endpointName} reports a failure: ${d.FailureReason}` };
+    else if (!input.smokeTest) result = { ok: true };
+    else result = await invokeSmokeTest(input.endpointName, input.smokeTest);
+    env.log.info(result.ok ? 'endpoint verified' : 'endpoint verification failed', { endpointName: input.endpointName, reason: result.reason });
+    return result;
+  }
+
+  async function rollbackEndpoint(input: RollbackEndpointInput): Promise<void> {
+    const env = activityEnv(deps.log);
+    const d = await findEndpoint(input.endpointName);
+    if (!d) {
+      throw terminal(ErrorTypes.AwsNotFound, `cannot roll back endpoint ${input.endpointName}: it does not exist`, { endpointName: input.endpointName });
+    }
+    const status = d.EndpointStatus ?? 'Unknown';
+    if (status === 'Updating' && d.PendingDeploymentSummary?.EndpointConfigName === input.configName) return;
+    if (IN_FLIGHT.has(status)) throw notReady({ resource: `endpoint ${input.endpointName}`, status, poll: env.attempt, detail: 'waiting to roll back' });
+    // Also the case after a failed update: SageMaker left it serving the old config.
+    if (d.EndpointConfigName === input.configName) {
+      env.log.info('endpoint already on the rollback config', { endpointName: input.endpointName, configName: input.configName });
+      return;
+    }
+    await awsCall({ operation: 'UpdateEndpoint', resource: `endpoint ${input.endpointName}` }, () =>
+      sm.send(new UpdateEndpointCommand({ EndpointName: input.endpointName, EndpointConfigName: input.configName })),
+    );
+    env.log.warn('endpoint rolled back', { endpointName: input.endpointName, configName: input.configName });
+  }
+
+  async function deleteQuietly(operation: string, resource: string, send: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await send();
+      return true;
+    } catch (err) {
+      if (isNotFoundError(err)) return false;
+      throw classifyAwsError(err, { operation, resource });
+    }
+  }
+
+  async function deleteEndpoint(input: DeleteResourceInput): Promise<void> {
+    await deleteQuietly('DeleteEndpoint', `endpoint ${input.name}`, () => sm.send(new DeleteEndpointCommand({ EndpointName: input.name })));
+  }
+  async function deleteEndpointConfig(input: DeleteResourceInput): Promise<void> {
+    await deleteQuietly('DeleteEndpointConfig', `endpoint config ${input.name}`, () =>
+      sm.send(new DeleteEndpointConfigCommand({ EndpointConfigName: input.name })),
+    );
+  }
+  async function deleteModel(input: DeleteResourceInput): Promise<void> {
+    await deleteQuietly('DeleteModel', `model ${input.name}`, () => sm.send(new DeleteModelCommand({ ModelName: input.name })));
+  }
+
+  interface Named {
+    name: string;
+    created: number;
+  }
+
+  async function listOwned(kind: 'configs' | 'models', prefix: string): Promise<Named[]> {
+    const out: Named[] = [];
+    let token: string | undefined;
+    do {
+      if (kind === 'configs') {
+        const page = await sm.send(
+          new ListEndpointConfigsCommand({ NameContains: prefix, SortBy: 'CreationTime', SortOrder: 'Descending', MaxResults: 100, NextToken: token }),
+        );
+        for (const c of page.EndpointConfigs ?? []) {
+          if (c.EndpointConfigName) out.push({ name: c.EndpointConfigName, created: c.CreationTime?.getTime() ?? 0 });
+        }
+        token = page.NextToken;
+      } else {
+        const page = await sm.send(new ListModelsCommand({ NameContains: prefix, SortBy: 'CreationTime', SortOrder: 'Descending', MaxResults: 100, NextToken: token }));
+        for (const m of page.Models ?? []) if (m.ModelName) out.push({ name: m.ModelName, created: m.CreationTime?.getTime() ?? 0 });
+        token = page.NextToken;
+      }
+    } while (token);
+    // NameContains matches anywhere; ours start with the prefix. Newest first.
+    return out.filter((r) => r.name.startsWith(prefix)).sort((a, b) => b.created - a.created || (a.name < b.name ? 1 : -1));
+  }
+
+  async function modelsOf(configName: string): Promise<string[]> {
+    try {
+      const d = await sm.send(new DescribeEndpointConfigCommand({ EndpointConfigName: configName }));
+      return (d.ProductionVariants ?? []).map((v) => v.ModelName).filter((m): m is string => !!m);
+    } catch (err) {
+      if (isNotFoundError(err)) return [];
+      throw classifyAwsError(err, { operation: 'DescribeEndpointConfig', resource: `endpoint config ${configName}` });
+    }
+  }
+
+  async function cleanupOldVersions(input: CleanupInput): Promise<CleanupResult> {
+    const env = activityEnv(deps.log);
+    const prefix = ownedPrefix(input.pipeline);
+    const keep = Math.max(1, input.keep);
+    let configs: Named[];
+    let models: Named[];
+    try {
+      configs = await listOwned('configs', prefix);
+      models = await listOwned('models', prefix);
+    } catch (err) {
+      if (hasErrorCode(err, 'UnknownOperationException')) {
+        env.log.warn('the control plane cannot list endpoint configs or models; nothing cleaned up', { pipeline: input.pipeline });
+        return { deletedConfigs: [], deletedModels: [] };
+      }
+      throw classifyAwsError(err, { operation: 'ListEndpointConfigs/ListModels', resource: `pipeline ${input.pipeline}` });
+    }
+    const endpoint = await findEndpoint(input.endpointName);
+    const protectedConfigs = new Set<string>(
+      [endpoint?.EndpointConfigName, endpoint?.PendingDeploymentSummary?.EndpointConfigName].filter((c): c is string => !!c),
+    );
+    // The live config always stays and counts towards `keep`; the newest others fill the rest.
+    const keptConfigs = new Set(protectedConfigs);
+    for (const c of configs) {
+      if (keptConfigs.size >= keep) break;
+      keptConfigs.add(c.name);
+    }
+    const keptModels = new Set<string>();
+    for (const c of keptConfigs) for (const m of await modelsOf(c)) keptModels.add(m);
+    // The newest models also stay, which spares a concurrent run's model whose config does not exist yet.
+    for (const m of models.slice(0, keep)) keptModels.add(m.name);
+
+    const deletedConfigs: string[] = [];
+    for (const c of configs) {
+      if (keptConfigs.has(c.name)) continue;
+      await deleteEndpointConfig({ name: c.name });
+      deletedConfigs.push(c.name);
+    }
+    const deletedModels: string[] = [];
+    for (const m of models) {
+      if (keptModels.has(m.name)) continue;
+      await deleteModel({ name: m.name });
+      deletedModels.push(m.name);
+    }
+    env.log.info('old versions cleaned up', { pipeline: input.pipeline, deletedConfigs: deletedConfigs.length, deletedModels: deletedModels.length });
+    return { deletedConfigs, deletedModels };
+  }
+
+  return {
+    createModel,
+    createEndpointConfig,
+    deployEndpoint,
+    awaitEndpoint,
+    verifyEndpoint,
+    rollbackEndpoint,
+    deleteEndpoint,
+    deleteEndpointConfig,
+    deleteModel,
+    cleanupOldVersions,
+  };
+}

@@ -1,0 +1,226 @@
+// buildImage: a content-addressed tag, so an unchanged context never builds twice.
+import {
+  CreateRepositoryCommand,
+  DescribeImagesCommand,
+  DescribeRepositoriesCommand,
+  GetAuthorizationTokenCommand,
+} from '@aws-sdk/client-ecr';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { awsCall, classifyAwsError, hasErrorCode, retryable, terminal } from '../aws/errors';
+import { contextDigest, defaultImageStore, snapshotContext, tagForDigest } from '../local/image-store';
+import { ErrorTypes } from '../shared';
+import { activityEnv, type ActivityEnv } from './context';
+import type { ActivityDeps } from './deps';
+import { spawnDockerRunner, type DockerResult, type DockerRunner } from './docker';
+import type { BuildImageInput, BuildImageResult } from './types';
+
+const AUTH_FAILURE = /denied|unauthori[sz]ed|authentication required|no basic auth credentials|authorization token has expired|401|403/i;
+const HEARTBEAT_EVERY_MS = 10_000;
+
+/** Removes every occurrence of each secret from text bound for logs, errors or results. */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('[redacted]');
+  return out;
+}
+
+interface RegistryLogin {
+  host: string;
+  password: string;
+  /** The raw base64 token as well: neither may ever leave the activity. */
+  secrets: string[];
+}
+
+export function createImageActivities(deps: ActivityDeps) {
+  const docker: DockerRunner = deps.docker ?? spawnDockerRunner();
+  const ecr = deps.clients.ecr;
+  let engineSeen = false;
+
+  async function dockerEngineAnswers(env: ActivityEnv): Promise<boolean> {
+    if (engineSeen) return true;
+    const r = await docker.run(['info', '--format', '{{.ServerVersion}}'], {
+      timeoutMs: deps.dockerInfoTimeoutMs ?? 15_000,
+      ...(env.signal ? { signal: env.signal } : {}),
+    });
+    // Only a positive answer is remembered: an engine may come up while the worker runs.
+    engineSeen = r.code === 0;
+    if (!engineSeen) env.log.info('no Docker engine answers `docker info`', { output: r.output.slice(-300) });
+    return engineSeen;
+  }
+
+  /** Runs a long docker command with heartbeats, so cancellation reaches it and a hang is noticed. */
+  async function runWithHeartbeat(env: ActivityEnv, phase: string, args: string[], extra: { env?: Record<string, string> } = {}): Promise<DockerResult> {
+    let last = '';
+    const timer = setInterval(() => env.heartbeat({ phase, line: last }), HEARTBEAT_EVERY_MS);
+    try {
+      return await docker.run(args, {
+        ...extra,
+        ...(env.signal ? { signal: env.signal } : {}),
+        onLine: (line) => {
+          last = line.slice(0, 300);
+          env.heartbeat({ phase, line: last });
+        },
+      });
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  async function ensureRepository(repository: string): Promise<string> {
+    const resource = `ECR repository ${repository}`;
+    try {
+      const out = await ecr.send(new DescribeRepositoriesCommand({ repositoryNames: [repository] }));
+      const uri = out.repositories?.[0]?.repositoryUri;
+      if (uri) return uri;
+    } catch (err) {
+      if (!hasErrorCode(err, 'RepositoryNotFoundException')) throw classifyAwsError(err, { operation: 'DescribeRepositories', resource });
+    }
+    try {
+      const created = await ecr.send(new CreateRepositoryCommand({ repositoryName: repository, imageScanningConfiguration: { scanOnPush: true } }));
+      if (created.repository?.repositoryUri) return created.repository.repositoryUri;
+    } catch (err) {
+      if (!hasErrorCode(err, 'RepositoryAlreadyExistsException')) throw classifyAwsError(err, { operation: 'CreateRepository', resource });
+    }
+    const again = await awsCall({ operation: 'DescribeRepositories', resource }, () =>
+      ecr.send(new DescribeRepositoriesCommand({ repositoryNames: [repository] })),
+    );
+    const uri = again.repositories?.[0]?.repositoryUri;
+    if (!uri) throw retryable(ErrorTypes.AwsRetryable, `ECR returned no URI for repository ${repository}; retrying`);
+    return uri;
+  }
+
+  async function tagExists(repository: string, tag: string): Promise<boolean> {
+    try {
+      const out = await ecr.send(new DescribeImagesCommand({ repositoryName: repository, imageIds: [{ imageTag: tag }] }));
+      return (out.imageDetails ?? []).length > 0;
+    } catch (err) {
+      if (hasErrorCode(err, 'ImageNotFoundException')) return false;
+      throw classifyAwsError(err, { operation: 'DescribeImages', resource: `${repository}:${tag}` });
+    }
+  }
+
+  async function freshLogin(repositoryUri: string): Promise<RegistryLogin> {
+    const out = await awsCall({ operation: 'GetAuthorizationToken', resource: 'ECR' }, () => ecr.send(new GetAuthorizationTokenCommand({})));
+    const token = out.authorizationData?.[0]?.authorizationToken;
+    if (!token) throw retryable(ErrorTypes.AwsRetryable, 'ECR GetAuthorizationToken returned no token; retrying');
+    const decoded = Buffer.from(token, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    const password = colon >= 0 ? decoded.slice(colon + 1) : decoded;
+    return { host: repositoryUri.split('/')[0]!, password, secrets: [token, password, decoded] };
+  }
+
+  /** Logs in with a fresh token and pushes; one more round with another fresh token when the registry refuses. */
+  async function loginAndPush(env: ActivityEnv, imageUri: string, repositoryUri: string): Promise<void> {
+    // A private credential store for this push only: the token never lands in ~/.docker.
+    const dockerConfig = await mkdtemp(path.join(tmpdir(), 'champ-docker-'));
+    const childEnv = { DOCKER_CONFIG: dockerConfig };
+    try {
+      for (let round = 1; round <= 2; round++) {
+        const login = await freshLogin(repositoryUri);
+        const loginResult = await docker.run(['login', '--username', 'AWS', '--password-stdin', login.host], {
+          stdin: login.password,
+          env: childEnv,
+          timeoutMs: 120_000,
+          ...(env.signal ? { signal: env.signal } : {}),
+        });
+        if (loginResult.code !== 0) {
+          const output = redact(loginResult.output, login.secrets).slice(-500);
+          if (round === 1) {
+            env.log.warn('docker login rejected the registry token; retrying with a fresh one', { registry: login.host });
+            continue;
+          }
+          if (AUTH_FAILURE.test(output)) {
+            throw terminal(
+              ErrorTypes.AwsAccessDenied,
+              `docker login to ${login.host} was rejected twice with fresh ECR tokens: ${output}. Check that the worker's role may call ecr:GetAuthorizationToken and push to this repository.`,
+              { registry: login.host },
+            );
+          }
+          throw retryable(ErrorTypes.AwsRetryable, `docker login to ${login.host} failed: ${output}`, { registry: login.host });
+        }
+        const push = await runWithHeartbeat(env, 'push', ['push', imageUri], { env: childEnv });
+        if (push.code === 0) return;
+        const output = redact(push.output, login.secrets).slice(-800);
+        if (round === 1 && AUTH_FAILURE.test(output)) {
+          env.log.warn('the registry refused the push (expired token?); logging in again with a fresh token', { imageUri });
+          continue;
+        }
+        // A push is idempotent by digest; a network failure is worth another attempt.
+        throw retryable(ErrorTypes.AwsRetryable, `docker push ${imageUri} failed: ${output}`, { imageUri });
+      }
+    } finally {
+      await rm(dockerConfig, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
+  async function dockerBuild(env: ActivityEnv, imageUri: string, contextDir: string, dockerfile: string): Promise<void> {
+    env.log.info('building image', { imageUri, contextDir });
+    const r = await runWithHeartbeat(env, 'build', ['build', '-t', imageUri, '-f', path.join(contextDir, dockerfile), contextDir]);
+    if (r.code !== 0) {
+      throw terminal(
+        ErrorTypes.ImageBuildFailed,
+        `docker build of ${imageUri} failed (exit ${r.code}); fix the Dockerfile or the context and run again. Last output:\n${r.output.slice(-1500)}`,
+        { imageUri, exitCode: r.code },
+      );
+    }
+  }
+
+  async function buildImage(input: BuildImageInput): Promise<BuildImageResult> {
+    const env = activityEnv(deps.log);
+    const { image, pipeline } = input;
+    if (image.uri) return { imageUri: image.uri, contentHash: '', built: false };
+    if (!image.context) {
+      throw terminal(ErrorTypes.InvalidSpec, 'image: give either image.context (a build context folder) or image.uri (a prebuilt image)', {
+        field: 'image',
+      });
+    }
+    const contextDir = path.resolve(deps.contextRoot ?? process.cwd(), image.context);
+    const repository = image.repository ?? pipeline;
+    let digest: string;
+    try {
+      digest = await contextDigest(contextDir);
+    } catch (err) {
+      throw terminal(ErrorTypes.InvalidSpec, `image.context: ${(err as Error).message}`, { field: 'image.context', contextDir });
+    }
+    const tag = tagForDigest(digest);
+
+    if (deps.clients.local) {
+      const snap = await snapshotContext({ contextDir, repository, store: deps.imageStore ?? defaultImageStore() }).catch((err: Error) => {
+        throw terminal(ErrorTypes.ImageBuildFailed, `snapshot of ${contextDir} into the local image store failed: ${err.message}`);
+      });
+      let built = snap.created;
+      // With an engine, the control plane runs real containers: make the same URI a Docker image too.
+      if (await dockerEngineAnswers(env)) {
+        const inspect = await docker.run(['image', 'inspect', snap.imageUri], { timeoutMs: 30_000 });
+        if (inspect.code !== 0) {
+          await dockerBuild(env, snap.imageUri, contextDir, image.dockerfile);
+          built = true;
+        }
+      }
+      env.log.info(built ? 'image stored locally' : 'image already in the local store', { imageUri: snap.imageUri });
+      return { imageUri: snap.imageUri, contentHash: digest, built };
+    }
+
+    const repositoryUri = await ensureRepository(repository);
+    const imageUri = `${repositoryUri}:${tag}`;
+    if (await tagExists(repository, tag)) {
+      env.log.info('image already in ECR; not building', { imageUri });
+      return { imageUri, contentHash: digest, built: false };
+    }
+    if (!(await dockerEngineAnswers(env))) {
+      throw terminal(
+        ErrorTypes.NoDockerEngine,
+        `${imageUri} is not in ECR and no Docker engine answers here to build it: run the worker where a Docker engine answers \`docker info\`, or give a prebuilt image in the spec's image.uri.`,
+        { imageUri },
+      );
+    }
+    await dockerBuild(env, imageUri, contextDir, image.dockerfile);
+    await loginAndPush(env, imageUri, repositoryUri);
+    env.log.info('image built and pushed', { imageUri });
+    return { imageUri, contentHash: digest, built: true };
+  }
+
+  return { buildImage };
+}

@@ -1,0 +1,24 @@
+// The activity factory the worker registers. Each activity is a thin,
+// idempotent step over the AWS SDK v3 clients in `deps.clients`.
+import type { ActivityDeps } from './deps';
+import { createEndpointActivities } from './endpoint';
+import { createImageActivities } from './image';
+import { createRegistryActivities } from './registry';
+import { validateSpec } from './spec';
+import { createTrainingActivities } from './training';
+import type { PipelineActivities } from './types';
+
+export function createActivities(deps: ActivityDeps): PipelineActivities {
+  return {
+    validateSpec,
+    ...createImageActivities(deps),
+    ...createTrainingActivities(deps),
+    ...createRegistryActivities(deps),
+    ...createEndpointActivities(deps),
+  };
+}
+
+export type { ActivityDeps } from './deps';
+export type { DockerRunner, DockerRunOptions, DockerResult } from './docker';
+export { spawnDockerRunner } from './docker';
+export type * from './types';

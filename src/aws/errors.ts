@@ -1,0 +1,280 @@
+// Errors are classified once, here, at the activity boundary: every AWS SDK
+// error becomes an ApplicationFailure whose type and retryability the
+// workflow's retry policies act on, with a message a person can act on.
+import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
+import { ErrorTypes, type ErrorType } from '../shared';
+
+export interface AwsErrorContext {
+  /** The API operation, e.g. `CreateTrainingJob`. */
+  operation: string;
+  /** The resource it acted on, e.g. `training job claims-1a2b-train`. */
+  resource?: string;
+  /** What a person should do when this is not retryable, when the generic advice is not enough. */
+  hint?: string;
+}
+
+/** The fields of an AWS SDK v3 (or Node network) error that classification reads. */
+export interface AwsErrorFacts {
+  code: string;
+  message: string;
+  httpStatus?: number;
+  requestId?: string;
+  fault?: 'client' | 'server';
+  sdkRetryable: boolean;
+}
+
+const THROTTLING = new Set([
+  'ThrottlingException',
+  'Throttling',
+  'ThrottledException',
+  'TooManyRequestsException',
+  'TooManyRequests',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'SlowDown',
+  'ProvisionedThroughputExceededException',
+  'BandwidthLimitExceeded',
+  'EC2ThrottledException',
+  'PriorRequestNotComplete',
+  'TransactionInProgressException',
+]);
+
+const TRANSIENT = new Set([
+  'InternalFailure',
+  'InternalServerError',
+  'InternalServerException',
+  'InternalError',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'ServerException',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'TimeoutError',
+  'ModelNotReadyException',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'NetworkingError',
+]);
+
+const VALIDATION = new Set([
+  'ValidationException',
+  'ValidationError',
+  'InvalidParameterException',
+  'InvalidParameterValueException',
+  'InvalidParameterCombination',
+  'MissingParameter',
+  'SerializationException',
+  'UnknownOperationException',
+  'ResourceInUse',
+  'ConflictException',
+]);
+
+const QUOTA = new Set(['ResourceLimitExceeded', 'LimitExceededException', 'ServiceQuotaExceededException']);
+
+const ACCESS = new Set([
+  'AccessDenied',
+  'AccessDeniedException',
+  'UnrecognizedClientException',
+  'UnrecognizedClient',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'InvalidClientTokenId',
+  'InvalidSignatureException',
+  'SignatureDoesNotMatch',
+  'MissingAuthenticationToken',
+  'IncompleteSignature',
+  'CredentialsProviderError',
+  'NotAuthorized',
+]);
+
+const NOT_FOUND = new Set([
+  'ResourceNotFound',
+  'ResourceNotFoundException',
+  'NoSuchKey',
+  'NoSuchBucket',
+  'NotFound',
+  'RepositoryNotFoundException',
+  'ImageNotFoundException',
+]);
+
+const NETWORK_MESSAGES = /socket hang up|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|network (socket )?(disconnected|error)|connection (reset|refused|closed)|timed? ?out/i;
+
+function prop(obj: unknown, key: string): unknown {
+  return obj !== null && typeof obj === 'object' ? (obj as Record<string, unknown>)[key] : undefined;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v ? v : undefined;
+}
+
+/** Reads what matters off an SDK ServiceException, a Node system error or anything else thrown. */
+export function errorFacts(err: unknown): AwsErrorFacts {
+  const meta = prop(err, '$metadata');
+  const httpStatus = prop(meta, 'httpStatusCode');
+  const fault = prop(err, '$fault');
+  const retryable = prop(err, '$retryable');
+  // A Node system error's `code` (ECONNRESET) says more than its generic name (Error).
+  const sysCode = str(prop(err, 'code'));
+  const name = str(prop(err, 'name'));
+  const code =
+    (sysCode && /^E[A-Z_]+$|^UND_ERR/.test(sysCode) ? sysCode : undefined) ??
+    str(prop(err, 'Code')) ??
+    str(prop(err, '__type'))?.split('#').pop() ??
+    (name && name !== 'Error' ? name : undefined) ??
+    sysCode ??
+    'Error';
+  const message = str(prop(err, 'message')) ?? str(prop(err, 'Message')) ?? (typeof err === 'string' ? err : String(err));
+  return {
+    code,
+    message,
+    ...(typeof httpStatus === 'number' ? { httpStatus } : {}),
+    ...(str(prop(meta, 'requestId')) ? { requestId: str(prop(meta, 'requestId')) } : {}),
+    ...(fault === 'client' || fault === 'server' ? { fault } : {}),
+    sdkRetryable: retryable !== undefined && retryable !== null && retryable !== false,
+  };
+}
+
+export function errorCode(err: unknown): string {
+  return errorFacts(err).code;
+}
+
+export function hasErrorCode(err: unknown, ...codes: string[]): boolean {
+  return codes.includes(errorFacts(err).code);
+}
+
+/** SageMaker reports many missing resources as ValidationException ("Could not find endpoint ..."). */
+export function isNotFoundError(err: unknown): boolean {
+  const f = errorFacts(err);
+  if (NOT_FOUND.has(f.code) || f.httpStatus === 404) return true;
+  return (
+    (f.code === 'ValidationException' || f.code === 'ValidationError') &&
+    /could not find|not found|does not exist|cannot find/i.test(f.message)
+  );
+}
+
+/** "Already exists" on a create: SageMaker says ResourceInUse, or ValidationException "Cannot create already existing ...". */
+export function isAlreadyExistsError(err: unknown): boolean {
+  const f = errorFacts(err);
+  if (f.code === 'ResourceInUse' || f.code === 'RepositoryAlreadyExistsException' || f.code === 'ResourceAlreadyExists') return true;
+  return f.code === 'ValidationException' && /already exist/i.test(f.message);
+}
+
+type Category = 'retryable' | 'validation' | 'quota' | 'access' | 'not-found';
+
+export function categorize(f: AwsErrorFacts): Category {
+  if (THROTTLING.has(f.code) || f.httpStatus === 429) return 'retryable';
+  if (ACCESS.has(f.code)) return 'access';
+  if (NOT_FOUND.has(f.code)) return 'not-found';
+  if (QUOTA.has(f.code)) return 'quota';
+  if (VALIDATION.has(f.code)) {
+    return /could not find|does not exist/i.test(f.message) ? 'not-found' : 'validation';
+  }
+  if (TRANSIENT.has(f.code)) return 'retryable';
+  if (f.httpStatus !== undefined && f.httpStatus >= 500) return 'retryable';
+  if (f.fault === 'server' || f.sdkRetryable) return 'retryable';
+  if (f.httpStatus === 401 || f.httpStatus === 403) return 'access';
+  if (f.httpStatus === 404) return 'not-found';
+  if (f.httpStatus !== undefined && f.httpStatus >= 400) return 'validation';
+  if (NETWORK_MESSAGES.test(f.message)) return 'retryable';
+  // No HTTP status and no known code: the request never got an answer
+  // (a dropped connection, a DNS hiccup). Another attempt may well work.
+  return 'retryable';
+}
+
+const TYPE_OF: Record<Category, ErrorType> = {
+  retryable: ErrorTypes.AwsRetryable,
+  validation: ErrorTypes.AwsValidation,
+  quota: ErrorTypes.AwsValidation,
+  access: ErrorTypes.AwsAccessDenied,
+  'not-found': ErrorTypes.AwsNotFound,
+};
+
+function advice(category: Category, ctx: AwsErrorContext): string {
+  switch (category) {
+    case 'retryable':
+      return 'This is transient (throttling, a server error or a dropped connection); the activity retries with backoff.';
+    case 'validation':
+      return 'AWS rejected the request: fix the value it names (usually in the pipeline spec) and run the pipeline again.';
+    case 'quota':
+      return 'An account quota is reached: delete unused resources or request a quota increase (Service Quotas), then run again.';
+    case 'access':
+      return `The worker's credentials may not call ${ctx.operation}: refresh expired credentials or grant the worker's role permission for it, then run again.`;
+    case 'not-found':
+      return `Check that ${ctx.resource ?? 'the resource'} exists in this account and region (and that the worker points at the right endpoint).`;
+  }
+}
+
+/** Turns anything an AWS call threw into the one ApplicationFailure the workflow sees. */
+export function classifyAwsError(err: unknown, ctx: AwsErrorContext): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  const f = errorFacts(err);
+  const category = categorize(f);
+  const where = ctx.resource ? `${ctx.operation} (${ctx.resource})` : ctx.operation;
+  const status = f.httpStatus !== undefined ? `, HTTP ${f.httpStatus}` : '';
+  const message = `${where} failed: ${f.code}${status}: ${f.message}. ${ctx.hint && category !== 'retryable' ? ctx.hint : advice(category, ctx)}`;
+  return ApplicationFailure.create({
+    message,
+    type: TYPE_OF[category],
+    nonRetryable: category !== 'retryable',
+    details: [
+      {
+        operation: ctx.operation,
+        ...(ctx.resource ? { resource: ctx.resource } : {}),
+        awsCode: f.code,
+        ...(f.httpStatus !== undefined ? { httpStatus: f.httpStatus } : {}),
+        ...(f.requestId ? { requestId: f.requestId } : {}),
+      },
+    ],
+  });
+}
+
+/** Runs one AWS call and classifies whatever it throws. */
+export async function awsCall<T>(ctx: AwsErrorContext, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw classifyAwsError(err, ctx);
+  }
+}
+
+export interface NotReadyInfo {
+  /** e.g. `training job claims-1a2b-train`. */
+  resource: string;
+  /** The last status seen, e.g. `InProgress (Training)`. */
+  status: string;
+  /** The poll number (the activity attempt). */
+  poll?: number;
+  detail?: string;
+}
+
+/** The benign, retryable failure a check-once-and-throw activity uses to ask for another poll. */
+export function notReady(info: NotReadyInfo): ApplicationFailure {
+  const poll = info.poll !== undefined ? ` (poll ${info.poll})` : '';
+  const detail = info.detail ? `: ${info.detail}` : '';
+  return ApplicationFailure.create({
+    message: `${info.resource} is ${info.status}${detail}; not ready yet${poll}`,
+    type: ErrorTypes.NotReady,
+    nonRetryable: false,
+    category: ApplicationFailureCategory.BENIGN,
+    details: [{ resource: info.resource, status: info.status, ...(info.poll !== undefined ? { poll: info.poll } : {}) }],
+  });
+}
+
+/** A non-retryable failure of our own vocabulary (TrainingFailed, EndpointFailed, ...). */
+export function terminal(type: ErrorType, message: string, details?: Record<string, unknown>): ApplicationFailure {
+  return ApplicationFailure.create({ message, type, nonRetryable: true, ...(details ? { details: [details] } : {}) });
+}
+
+/** A retryable failure of our own vocabulary. */
+export function retryable(type: ErrorType, message: string, details?: Record<string, unknown>): ApplicationFailure {
+  return ApplicationFailure.create({ message, type, nonRetryable: false, ...(details ? { details: [details] } : {}) });
+}
