@@ -56,15 +56,24 @@ def parse(raw):
     if not isinstance(raw, dict):
         raise HyperparameterError("hyperparameters.json must hold a JSON object of name -> string, got %s" % type(raw).__name__)
     out = {name: default for name, (_, default, _) in SPEC.items()}
+    problems = []
     for name, value in raw.items():
         if name.startswith(_FOREIGN_PREFIXES):
             continue
         if name not in SPEC:
-            raise HyperparameterError("unknown hyperparameter '%s'; known hyperparameters: %s" % (name, ", ".join(SPEC)))
+            problems.append("unknown hyperparameter '%s'; known hyperparameters: %s" % (name, ", ".join(SPEC)))
+            continue
         if isinstance(value, bool) or value is None or isinstance(value, (list, dict)):
-            raise HyperparameterError("hyperparameter '%s' must be a string holding a number, got %r" % (name, value))
+            problems.append("hyperparameter '%s' must be a string holding a number, got %r" % (name, value))
+            continue
         text = value.strip() if isinstance(value, str) else value
-        out[name] = SPEC[name][0](name, text)
+        try:
+            out[name] = SPEC[name][0](name, text)
+        except HyperparameterError as e:
+            problems.append(str(e))
+    if problems:
+        # All of them at once: a training run per typo is an expensive way to find them.
+        raise HyperparameterError("; ".join(problems))
     return out
 
 
