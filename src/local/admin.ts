@@ -1,0 +1,148 @@
+// Test controls of the local control plane: injected faults and held status
+// transitions. Served under /_champ/ by the server; never part of SageMaker's API.
+import { SageMakerError } from './errors';
+
+export interface OperationFault {
+  kind?: 'operation';
+  /** A SageMaker operation name (`DescribeEndpoint`) or `InvokeEndpoint`. */
+  operation: string;
+  mode: 'throttle' | 'error';
+  /** How many of the next calls of that operation answer the fault. */
+  count: number;
+  /** For mode 'error': the `__type` (default InternalFailure). */
+  errorType?: string;
+  message?: string;
+  /** For mode 'error': the HTTP status (default 500 for InternalFailure, else 400). */
+  httpStatus?: number;
+}
+
+export interface FailNextTrainingFault {
+  kind: 'fail-next-training';
+  reason: string;
+}
+
+export interface HoldFault {
+  kind: 'hold';
+  resource: 'training' | 'endpoint';
+  /** The status to keep at least `ms`: training `InProgress`; endpoint `Creating` or `Updating`. */
+  status: string;
+  ms: number;
+  /** How many transitions to hold (default: every one until reset). */
+  count?: number;
+}
+
+export type Fault = OperationFault | FailNextTrainingFault | HoldFault;
+
+const HOLDABLE: Record<HoldFault['resource'], string[]> = {
+  training: ['InProgress'],
+  endpoint: ['Creating', 'Updating', 'Deleting'],
+};
+
+function bad(message: string): SageMakerError {
+  return new SageMakerError('ValidationException', message);
+}
+
+/** Checks an admin request body and names the field at fault. */
+export function parseFault(body: unknown): Fault {
+  if (typeof body !== 'object' || body === null) throw bad('fault: expected a JSON object');
+  const b = body as Record<string, unknown>;
+  if (b.kind === 'fail-next-training') {
+    if (typeof b.reason !== 'string' || b.reason === '') throw bad('fault.reason: give the FailureReason to report');
+    return { kind: 'fail-next-training', reason: b.reason };
+  }
+  if (b.kind === 'hold') {
+    if (b.resource !== 'training' && b.resource !== 'endpoint') {
+      throw bad(`fault.resource: expected 'training' or 'endpoint', got ${JSON.stringify(b.resource)}`);
+    }
+    const allowed = HOLDABLE[b.resource];
+    if (typeof b.status !== 'string' || !allowed.includes(b.status)) {
+      throw bad(`fault.status: a ${b.resource} hold applies to ${allowed.join(' | ')}, got ${JSON.stringify(b.status)}`);
+    }
+    if (typeof b.ms !== 'number' || b.ms < 0) throw bad('fault.ms: give the minimum time in the status, in ms (>= 0)');
+    if (b.count !== undefined && (typeof b.count !== 'number' || b.count < 1)) {
+      throw bad('fault.count: a positive number of transitions, or omit it for all');
+    }
+    return { kind: 'hold', resource: b.resource, status: b.status, ms: b.ms, count: b.count as number | undefined };
+  }
+  if (b.kind !== undefined && b.kind !== 'operation') {
+    throw bad(`fault.kind: expected 'operation', 'fail-next-training' or 'hold', got ${JSON.stringify(b.kind)}`);
+  }
+  if (typeof b.operation !== 'string' || !/^[A-Z][A-Za-z]+$/.test(b.operation)) {
+    throw bad('fault.operation: give an operation name such as "DescribeEndpoint" or "InvokeEndpoint"');
+  }
+  if (b.mode !== 'throttle' && b.mode !== 'error') throw bad("fault.mode: expected 'throttle' or 'error'");
+  if (typeof b.count !== 'number' || !Number.isInteger(b.count) || b.count < 1) {
+    throw bad('fault.count: how many calls fail, an integer >= 1');
+  }
+  for (const f of ['errorType', 'message'] as const) {
+    if (b[f] !== undefined && typeof b[f] !== 'string') throw bad(`fault.${f}: expected a string`);
+  }
+  if (b.httpStatus !== undefined && (typeof b.httpStatus !== 'number' || b.httpStatus < 400 || b.httpStatus > 599)) {
+    throw bad('fault.httpStatus: expected an HTTP error status 400-599');
+  }
+  return {
+    kind: 'operation',
+    operation: b.operation,
+    mode: b.mode,
+    count: b.count,
+    errorType: b.errorType as string | undefined,
+    message: b.message as string | undefined,
+    httpStatus: b.httpStatus as number | undefined,
+  };
+}
+
+export class AdminControls {
+  private operationFaults: OperationFault[] = [];
+  private trainingFailures: string[] = [];
+  private holds: HoldFault[] = [];
+
+  add(fault: Fault): void {
+    if (fault.kind === 'fail-next-training') this.trainingFailures.push(fault.reason);
+    else if (fault.kind === 'hold') {
+      this.holds = this.holds.filter((h) => !(h.resource === fault.resource && h.status === fault.status));
+      this.holds.push({ ...fault });
+    } else this.operationFaults.push({ ...fault });
+  }
+
+  /** The error the next call of `operation` must answer, if a fault is armed for it. */
+  takeOperationFault(operation: string): SageMakerError | undefined {
+    const f = this.operationFaults.find((x) => x.operation === operation && x.count > 0);
+    if (!f) return undefined;
+    f.count -= 1;
+    if (f.count === 0) this.operationFaults = this.operationFaults.filter((x) => x !== f);
+    if (f.mode === 'throttle') return new SageMakerError('ThrottlingException', f.message ?? 'Rate exceeded', 400);
+    const type = f.errorType ?? 'InternalFailure';
+    const status = f.httpStatus ?? (type === 'InternalFailure' || type === 'ServiceUnavailable' ? 500 : 400);
+    return new SageMakerError(type, f.message ?? 'An internal error occurred (injected by the local control plane).', status);
+  }
+
+  takeTrainingFailure(): string | undefined {
+    return this.trainingFailures.shift();
+  }
+
+  /** Waits until `since + hold` when a hold is armed for that status, using one of its counts. */
+  async holdUntil(resource: HoldFault['resource'], status: string, sinceMs: number): Promise<void> {
+    const h = this.holds.find((x) => x.resource === resource && x.status === status);
+    if (!h) return;
+    if (h.count !== undefined) {
+      h.count -= 1;
+      if (h.count <= 0) this.holds = this.holds.filter((x) => x !== h);
+    }
+    const wait = sinceMs + h.ms - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+
+  reset(): void {
+    this.operationFaults = [];
+    this.trainingFailures = [];
+    this.holds = [];
+  }
+
+  summary(): { operationFaults: OperationFault[]; trainingFailures: string[]; holds: HoldFault[] } {
+    return {
+      operationFaults: this.operationFaults.map((f) => ({ ...f })),
+      trainingFailures: [...this.trainingFailures],
+      holds: this.holds.map((h) => ({ ...h })),
+    };
+  }
+}

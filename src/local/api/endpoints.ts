@@ -1,0 +1,332 @@
+// Endpoints: Create/Describe/Update/Delete/List, the status machine driven by
+// the endpoint runtime, and SageMaker Runtime's InvokeEndpoint.
+import { SageMakerError, validation } from '../errors';
+import type { InvokeRequest, InvokeResponse, VariantSpec } from '../runtime';
+import { key, type EndpointRecord, type EndpointStatus, type JsonObject } from '../state';
+import {
+  arn,
+  compact,
+  isObject,
+  nowSeconds,
+  pageArgs,
+  paginate,
+  saveTags,
+  snapshot,
+  sortBy,
+  timeFilters,
+  Validator,
+  type ApiContext,
+  type Handler,
+} from './common';
+import { findEndpointConfig, findModel, modelContainer } from './models';
+
+const STATUSES = [
+  'OutOfService',
+  'Creating',
+  'Updating',
+  'SystemUpdating',
+  'RollingBack',
+  'InService',
+  'Deleting',
+  'Failed',
+  'UpdateRollbackFailed',
+] as const;
+
+const missingEndpoint = (ctx: ApiContext, name: string) =>
+  validation(`Could not find endpoint "${arn(ctx, 'endpoint', name)}".`);
+
+function findEndpoint(ctx: ApiContext, name: string): EndpointRecord {
+  const rec = ctx.state.data.endpoints[key(name)];
+  if (!rec) throw missingEndpoint(ctx, name);
+  return rec;
+}
+
+/** Resolves a config's variants to what the runtime starts (image, model data, environment). */
+export function variantSpecs(ctx: ApiContext, configName: string): VariantSpec[] {
+  const config = findEndpointConfig(ctx, configName);
+  return config.describe.ProductionVariants.map((pv) => {
+    const model = findModel(ctx, String(pv.ModelName));
+    const c = modelContainer(model);
+    return {
+      variantName: String(pv.VariantName),
+      modelName: model.describe.ModelName,
+      imageUri: c.image,
+      modelDataUrl: c.modelDataUrl,
+      environment: c.environment,
+      initialInstanceCount: typeof pv.InitialInstanceCount === 'number' ? pv.InitialInstanceCount : 1,
+      initialVariantWeight: typeof pv.InitialVariantWeight === 'number' ? pv.InitialVariantWeight : 1,
+    };
+  });
+}
+
+function describeVariants(specs: VariantSpec[], at: number): JsonObject[] {
+  return specs.map((s) => ({
+    VariantName: s.variantName,
+    DeployedImages: [{ SpecifiedImage: s.imageUri, ResolvedImage: s.imageUri, ResolutionTime: at }],
+    CurrentWeight: s.initialVariantWeight,
+    DesiredWeight: s.initialVariantWeight,
+    CurrentInstanceCount: s.initialInstanceCount,
+    DesiredInstanceCount: s.initialInstanceCount,
+  }));
+}
+
+function setStatus(rec: EndpointRecord, status: EndpointStatus): void {
+  rec.describe.EndpointStatus = status;
+  rec.describe.LastModifiedTime = nowSeconds();
+}
+
+type DeployMode = 'create' | 'update' | 'recover';
+
+/**
+ * Runs one deployment in the background and moves the record when it ends:
+ * create/recover end InService or Failed; a failed update returns to
+ * InService on the config that kept serving, with FailureReason set.
+ */
+function startDeployment(ctx: ApiContext, rec: EndpointRecord, configName: string, specs: VariantSpec[], mode: DeployMode): void {
+  const name = rec.describe.EndpointName;
+  const k = key(name);
+  const token = Symbol(name);
+  ctx.live.endpoints.set(k, token);
+  const sinceMs = Date.now();
+  const holdStatus = mode === 'update' ? 'Updating' : 'Creating';
+  const current = (): EndpointRecord | undefined =>
+    ctx.live.endpoints.get(k) === token ? ctx.state.data.endpoints[k] : undefined;
+
+  const task = ctx.endpoints
+    .deploy(name, configName, specs, { healthTimeoutMs: ctx.healthTimeoutMs })
+    .then(
+      () => undefined,
+      (err: unknown) => (err instanceof Error ? err.message : String(err)) || 'The variant never became healthy.',
+    )
+    .then(async (failure) => {
+      await ctx.admin.holdUntil('endpoint', holdStatus, sinceMs);
+      const r = current();
+      if (!r) {
+        // Deleted or reset meanwhile: make sure nothing this deployment started keeps running.
+        const now = ctx.state.data.endpoints[k];
+        if (!now || now.describe.EndpointStatus === 'Deleting') await ctx.endpoints.remove(name).catch(() => undefined);
+        return;
+      }
+      const d = r.describe;
+      const at = nowSeconds();
+      if (failure === undefined) {
+        d.EndpointConfigName = configName;
+        d.ProductionVariants = describeVariants(specs, at);
+        r.variants = specs;
+        delete d.FailureReason;
+        if (mode === 'update' && d.PendingDeploymentSummary !== undefined) delete d.PendingDeploymentSummary;
+        setStatus(r, 'InService');
+      } else if (mode === 'update') {
+        d.FailureReason = failure;
+        delete d.PendingDeploymentSummary;
+        setStatus(r, 'InService');
+      } else {
+        d.FailureReason = failure;
+        setStatus(r, 'Failed');
+      }
+      delete r.pendingConfigName;
+      ctx.live.endpoints.delete(k);
+      ctx.state.save();
+    });
+  ctx.track(task);
+}
+
+export const createEndpoint: Handler = (ctx, req) => {
+  const v = new Validator(req);
+  const name = v.name('EndpointName') as string;
+  const configName = v.name('EndpointConfigName') as string;
+  v.obj('DeploymentConfig');
+  const tags = v.tags();
+  v.done();
+  const endpointArn = arn(ctx, 'endpoint', name);
+  if (ctx.state.data.endpoints[key(name)]) throw validation(`Cannot create already existing endpoint "${endpointArn}".`);
+  const config = findEndpointConfig(ctx, configName);
+  const specs = variantSpecs(ctx, configName);
+  const now = nowSeconds();
+  const rec: EndpointRecord = {
+    describe: {
+      ...compact({ DataCaptureConfig: config.describe.DataCaptureConfig, LastDeploymentConfig: req.DeploymentConfig }),
+      EndpointName: name,
+      EndpointArn: endpointArn,
+      EndpointConfigName: config.describe.EndpointConfigName,
+      EndpointStatus: 'Creating',
+      CreationTime: now,
+      LastModifiedTime: now,
+    },
+  };
+  ctx.state.data.endpoints[key(name)] = rec;
+  saveTags(ctx, endpointArn, tags);
+  ctx.state.save();
+  startDeployment(ctx, rec, config.describe.EndpointConfigName, specs, 'create');
+  return { EndpointArn: endpointArn };
+};
+
+export const describeEndpoint: Handler = (ctx, req) => {
+  const v = new Validator(req);
+  const name = v.name('EndpointName') as string;
+  v.done();
+  return snapshot(findEndpoint(ctx, name).describe);
+};
+
+export const updateEndpoint: Handler = (ctx, req) => {
+  const v = new Validator(req);
+  const name = v.name('EndpointName') as string;
+  const configName = v.name('EndpointConfigName') as string;
+  v.obj('DeploymentConfig');
+  v.done();
+  const rec = findEndpoint(ctx, name);
+  const status = rec.describe.EndpointStatus;
+  if (status === 'Failed') {
+    throw validation(`Cannot update failed endpoint "${rec.describe.EndpointArn}": delete it and create it again.`);
+  }
+  if (status !== 'InService') throw validation(`Cannot update in-progress endpoint "${rec.describe.EndpointArn}".`);
+  const config = findEndpointConfig(ctx, configName);
+  const specs = variantSpecs(ctx, configName);
+  const d = rec.describe;
+  rec.pendingConfigName = config.describe.EndpointConfigName;
+  d.PendingDeploymentSummary = {
+    EndpointConfigName: config.describe.EndpointConfigName,
+    ProductionVariants: specs.map((s) => ({
+      VariantName: s.variantName,
+      DesiredWeight: s.initialVariantWeight,
+      DesiredInstanceCount: s.initialInstanceCount,
+    })),
+    StartTime: nowSeconds(),
+  };
+  if (isObject(req.DeploymentConfig)) d.LastDeploymentConfig = req.DeploymentConfig;
+  else if (req.RetainDeploymentConfig !== true) delete d.LastDeploymentConfig;
+  setStatus(rec, 'Updating');
+  ctx.state.save();
+  startDeployment(ctx, rec, config.describe.EndpointConfigName, specs, 'update');
+  return { EndpointArn: d.EndpointArn };
+};
+
+function removeEndpoint(ctx: ApiContext, rec: EndpointRecord): void {
+  const name = rec.describe.EndpointName;
+  const k = key(name);
+  const token = Symbol(name);
+  ctx.live.endpoints.set(k, token);
+  const sinceMs = Date.now();
+  setStatus(rec, 'Deleting');
+  ctx.state.save();
+  ctx.track(
+    ctx.endpoints
+      .remove(name)
+      .catch((e: Error) => ctx.log(`remove ${name}: ${e.message}`))
+      .then(() => ctx.admin.holdUntil('endpoint', 'Deleting', sinceMs))
+      .then(() => {
+        if (ctx.live.endpoints.get(k) !== token) return;
+        ctx.live.endpoints.delete(k);
+        delete ctx.state.data.endpoints[k];
+        delete ctx.state.data.tags[rec.describe.EndpointArn];
+        ctx.state.save();
+      }),
+  );
+}
+
+export const deleteEndpoint: Handler = (ctx, req) => {
+  const v = new Validator(req);
+  const name = v.name('EndpointName') as string;
+  v.done();
+  const rec = findEndpoint(ctx, name);
+  if (rec.describe.EndpointStatus === 'Deleting') return {};
+  removeEndpoint(ctx, rec);
+  return {};
+};
+
+export const listEndpoints: Handler = (ctx, req) => {
+  const v = new Validator(req);
+  const page = pageArgs(v, 10);
+  const nameContains = v.str('NameContains', { max: 63 });
+  const statusEquals = v.oneOf('StatusEquals', STATUSES);
+  const by = v.oneOf('SortBy', ['Name', 'CreationTime', 'Status'] as const) ?? 'CreationTime';
+  const order = v.oneOf('SortOrder', ['Ascending', 'Descending'] as const) ?? 'Descending';
+  const inTime = timeFilters(v);
+  v.done();
+  const all = Object.values(ctx.state.data.endpoints)
+    .map((r) => r.describe)
+    .filter((d) => !nameContains || d.EndpointName.toLowerCase().includes(nameContains.toLowerCase()))
+    .filter((d) => !statusEquals || d.EndpointStatus === statusEquals)
+    .filter((d) => inTime(d.CreationTime, d.LastModifiedTime));
+  const sorted = sortBy(all, (d) => (by === 'Name' ? d.EndpointName : by === 'Status' ? d.EndpointStatus : d.CreationTime), order);
+  const { page: items, nextToken } = paginate(sorted, page, JSON.stringify([nameContains, statusEquals, by, order]));
+  return compact({
+    Endpoints: items.map((d) => ({
+      EndpointName: d.EndpointName,
+      EndpointArn: d.EndpointArn,
+      CreationTime: d.CreationTime,
+      LastModifiedTime: d.LastModifiedTime,
+      EndpointStatus: d.EndpointStatus,
+    })),
+    NextToken: nextToken,
+  });
+};
+
+/** After a restart: endpoints that served come back (Creating, then InService); half-deleted ones go. */
+export function recoverEndpoints(ctx: ApiContext): void {
+  for (const rec of Object.values(ctx.state.data.endpoints)) {
+    const d = rec.describe;
+    if (d.EndpointStatus === 'Deleting') {
+      delete ctx.state.data.endpoints[key(d.EndpointName)];
+      continue;
+    }
+    if (d.EndpointStatus === 'Failed' || d.EndpointStatus === 'OutOfService') continue;
+    let specs = rec.variants;
+    if (!specs) {
+      try {
+        specs = variantSpecs(ctx, d.EndpointConfigName);
+      } catch (err) {
+        d.FailureReason = `The local control plane restarted and could not bring the endpoint back: ${(err as Error).message}`;
+        setStatus(rec, 'Failed');
+        continue;
+      }
+    }
+    delete rec.pendingConfigName;
+    delete d.PendingDeploymentSummary;
+    setStatus(rec, 'Creating');
+    startDeployment(ctx, rec, d.EndpointConfigName, specs, 'recover');
+  }
+  ctx.state.save();
+}
+
+export function endpointNotFound(ctx: ApiContext, name: string): SageMakerError {
+  return new SageMakerError('ValidationError', `Endpoint ${name} of account ${ctx.account} not found.`, 400);
+}
+
+/** SageMaker Runtime's InvokeEndpoint: a container's 4xx/5xx becomes ModelError (HTTP 424), as the real runtime answers. */
+export async function invokeEndpoint(ctx: ApiContext, name: string, req: InvokeRequest): Promise<InvokeResponse> {
+  const rec = ctx.state.data.endpoints[key(name)];
+  if (!rec || !ctx.endpoints.isServing(rec.describe.EndpointName)) throw endpointNotFound(ctx, name);
+  if (req.targetVariant !== undefined) {
+    const names = (rec.variants ?? []).map((s) => s.variantName);
+    if (!names.includes(req.targetVariant)) {
+      throw new SageMakerError(
+        'ValidationError',
+        `Variant ${req.targetVariant} not found for endpoint ${name}; its variants are: ${names.join(', ')}.`,
+        400,
+      );
+    }
+  }
+  let res: InvokeResponse;
+  try {
+    res = await ctx.endpoints.invoke(rec.describe.EndpointName, req);
+  } catch (err) {
+    throw new SageMakerError('ServiceUnavailable', `The endpoint ${name} could not be reached: ${(err as Error).message}`, 503);
+  }
+  if (res.status >= 400) {
+    const kind = res.status >= 500 ? 'server' : 'client';
+    const original = res.body.toString('utf8');
+    const logGroup = `/aws/sagemaker/Endpoints/${rec.describe.EndpointName}`;
+    throw new SageMakerError(
+      'ModelError',
+      `Received ${kind} error (${res.status}) from ${res.invokedVariant} with message "${original}". See https://${ctx.region}.console.aws.amazon.com/cloudwatch/home?region=${ctx.region}#logEventViewer:group=${logGroup} in account ${ctx.account} for more information.`,
+      424,
+      {
+        OriginalStatusCode: res.status,
+        OriginalMessage: original,
+        LogStreamArn: `arn:aws:logs:${ctx.region}:${ctx.account}:log-group:${logGroup}`,
+      },
+    );
+  }
+  return res;
+}

@@ -1,0 +1,328 @@
+// Training jobs: CreateTrainingJob, DescribeTrainingJob, StopTrainingJob, ListTrainingJobs.
+import { join } from 'node:path';
+import { resourceInUse, validation } from '../errors';
+import type { TrainingOutcome, TrainingProgress, TrainingRunRequest } from '../runtime';
+import { key, type Json, type JsonObject, type TrainingJobRecord, type TrainingJobStatus } from '../state';
+import {
+  arn,
+  compact,
+  isObject,
+  localPath,
+  nowSeconds,
+  pageArgs,
+  paginate,
+  saveTags,
+  snapshot,
+  sortBy,
+  timeFilters,
+  Validator,
+  type ApiContext,
+  type Handler,
+} from './common';
+
+export const RESTART_REASON = 'The local control plane restarted while the job was running; start a new job.';
+
+const ROLE_PATTERN = /^arn:aws[a-z-]*:iam::\d{12}:role\/?[a-zA-Z_0-9+=,.@\-_/]+$/;
+const STATUSES = ['InProgress', 'Completed', 'Failed', 'Stopping', 'Stopped'] as const;
+
+const notFound = () => validation('Requested resource not found.');
+
+function find(ctx: ApiContext, name: string): TrainingJobRecord {
+  const rec = ctx.state.data.trainingJobs[key(name)];
+  if (!rec) throw notFound();
+  return rec;
+}
+
+function transition(rec: TrainingJobRecord, status: string, message: string, now = nowSeconds()): void {
+  const d = rec.describe;
+  const last = d.SecondaryStatusTransitions[d.SecondaryStatusTransitions.length - 1];
+  if (last && last.EndTime === undefined) last.EndTime = now;
+  d.SecondaryStatusTransitions.push({ Status: status, StartTime: now, StatusMessage: message });
+  d.SecondaryStatus = status;
+  d.LastModifiedTime = now;
+}
+
+function finish(
+  rec: TrainingJobRecord,
+  status: Exclude<TrainingJobStatus, 'InProgress' | 'Stopping'>,
+  detail: { failureReason?: string; outcome?: TrainingOutcome },
+): void {
+  const d = rec.describe;
+  const now = nowSeconds();
+  const message =
+    status === 'Completed'
+      ? 'Training job completed'
+      : status === 'Stopped'
+        ? 'Training job stopped'
+        : (detail.failureReason ?? 'Training job failed');
+  transition(rec, status, message, now);
+  const last = d.SecondaryStatusTransitions[d.SecondaryStatusTransitions.length - 1];
+  if (last) last.EndTime = now;
+  d.TrainingJobStatus = status;
+  d.TrainingEndTime = now;
+  const start = typeof d.TrainingStartTime === 'number' ? d.TrainingStartTime : d.CreationTime;
+  const seconds = Math.max(0, Math.round(now - start));
+  d.TrainingTimeInSeconds = seconds;
+  d.BillableTimeInSeconds = seconds;
+  if (detail.failureReason !== undefined) d.FailureReason = detail.failureReason;
+  const o = detail.outcome;
+  if (o) {
+    if (o.modelArtifact && status !== 'Failed') d.ModelArtifacts = { S3ModelArtifacts: o.modelArtifact };
+    d.FinalMetricDataList = o.finalMetrics.map((m) => ({
+      MetricName: m.MetricName,
+      Value: m.Value,
+      Timestamp: m.Timestamp.getTime() / 1000,
+    }));
+  }
+}
+
+function runRequest(ctx: ApiContext, d: TrainingJobRecord['describe']): TrainingRunRequest {
+  const algo = d.AlgorithmSpecification as JsonObject;
+  const rc = d.ResourceConfig as JsonObject;
+  const out = d.OutputDataConfig as JsonObject;
+  const stop = d.StoppingCondition as JsonObject;
+  const metricDefs = Array.isArray(algo.MetricDefinitions) ? algo.MetricDefinitions : [];
+  return {
+    jobName: d.TrainingJobName,
+    imageUri: String(algo.TrainingImage),
+    jobDir: join(ctx.workDir, 'training', d.TrainingJobName),
+    hyperParameters: (d.HyperParameters ?? {}) as Record<string, string>,
+    inputDataConfig: (d.InputDataConfig ?? []) as unknown as TrainingRunRequest['inputDataConfig'],
+    resourceConfig: {
+      InstanceType: String(rc.InstanceType ?? 'local'),
+      InstanceCount: typeof rc.InstanceCount === 'number' ? rc.InstanceCount : 1,
+      VolumeSizeInGB: typeof rc.VolumeSizeInGB === 'number' ? rc.VolumeSizeInGB : 1,
+    },
+    outputPath: String(out.S3OutputPath),
+    maxRuntimeSeconds: typeof stop.MaxRuntimeInSeconds === 'number' ? stop.MaxRuntimeInSeconds : 86400,
+    metricDefinitions: metricDefs.filter(isObject).map((m) => ({ Name: String(m.Name), Regex: String(m.Regex) })),
+    environment: (d.Environment ?? {}) as Record<string, string>,
+  };
+}
+
+async function runJob(ctx: ApiContext, k: string, token: symbol): Promise<void> {
+  const startedMs = Date.now();
+  const current = (): TrainingJobRecord | undefined =>
+    ctx.live.training.get(k) === token ? ctx.state.data.trainingJobs[k] : undefined;
+  const rec0 = current();
+  if (!rec0) return;
+
+  const injected = ctx.admin.takeTrainingFailure();
+  if (injected !== undefined) {
+    await ctx.admin.holdUntil('training', 'InProgress', startedMs);
+    const rec = current();
+    if (rec && rec.describe.TrainingJobStatus === 'InProgress') {
+      finish(rec, 'Failed', { failureReason: injected });
+      ctx.state.save();
+    }
+    ctx.live.training.delete(k);
+    return;
+  }
+
+  const onProgress = (p: TrainingProgress): void => {
+    const rec = current();
+    if (!rec) return;
+    const status = rec.describe.TrainingJobStatus;
+    if (status !== 'InProgress' && !(status === 'Stopping' && p.secondaryStatus === 'Stopping')) return;
+    if (rec.describe.SecondaryStatus === p.secondaryStatus) return;
+    transition(rec, p.secondaryStatus, p.message);
+    if (p.secondaryStatus === 'Training' && rec.describe.TrainingStartTime === undefined) {
+      rec.describe.TrainingStartTime = nowSeconds();
+    }
+    ctx.state.save();
+  };
+
+  let outcome: TrainingOutcome;
+  try {
+    outcome = await ctx.training.run(runRequest(ctx, rec0.describe), onProgress);
+  } catch (err) {
+    outcome = { status: 'Failed', failureReason: `The training runner failed: ${(err as Error).message}`, finalMetrics: [], logFile: '' };
+  }
+  if (current()?.describe.TrainingJobStatus === 'InProgress') {
+    await ctx.admin.holdUntil('training', 'InProgress', startedMs);
+  }
+  const rec = current();
+  if (!rec) return;
+  finish(rec, outcome.status, { failureReason: outcome.status === 'Failed' ? outcome.failureReason ?? 'Training failed' : undefined, outcome });
+  if (outcome.logFile) rec.describe.LocalLogFile = outcome.logFile;
+  ctx.state.save();
+  ctx.live.training.delete(k);
+}
+
+export const createTrainingJob: Handler = (ctx, req) => {
+  const v = new Validator(req);
+  const name = v.name('TrainingJobName');
+  v.obj('AlgorithmSpecification', true);
+  v.oneOf('AlgorithmSpecification.TrainingInputMode', ['Pipe', 'File', 'FastFile'], true);
+  const image = v.str('AlgorithmSpecification.TrainingImage', { max: 255 });
+  v.str('RoleArn', { required: true, min: 20, max: 2048, pattern: ROLE_PATTERN });
+  v.obj('OutputDataConfig', true);
+  const outputPath = v.str('OutputDataConfig.S3OutputPath', { required: true, max: 1024 });
+  v.obj('ResourceConfig', true);
+  v.int('ResourceConfig.InstanceCount', { min: 0 });
+  v.int('ResourceConfig.VolumeSizeInGB', { required: true, min: 0 });
+  v.obj('StoppingCondition', true);
+  v.int('StoppingCondition.MaxRuntimeInSeconds', { min: 1 });
+  const hp = v.stringMap('HyperParameters');
+  const env = v.stringMap('Environment');
+  const channels = v.arr('InputDataConfig', { min: 1, max: 20 }) ?? [];
+  channels.forEach((c, i) => {
+    if (!isObject(c)) return;
+    if (typeof c.ChannelName !== 'string' || !/^[A-Za-z0-9\.\-_]+$/.test(c.ChannelName) || c.ChannelName.length > 64) {
+      v.fail(`InputDataConfig.${i + 1}.ChannelName`, c.ChannelName ?? null, 'Member must satisfy regular expression pattern: [A-Za-z0-9\\.\\-_]+');
+    }
+    const uri = isObject(c.DataSource) && isObject(c.DataSource.S3DataSource) ? c.DataSource.S3DataSource.S3Uri : undefined;
+    if (typeof uri !== 'string') v.fail(`InputDataConfig.${i + 1}.DataSource.S3DataSource.S3Uri`, uri ?? null, 'Member must not be null');
+  });
+  const metrics = v.arr('AlgorithmSpecification.MetricDefinitions', { max: 40 }) ?? [];
+  metrics.forEach((m, i) => {
+    if (!isObject(m) || typeof m.Name !== 'string' || typeof m.Regex !== 'string') {
+      v.fail(`AlgorithmSpecification.MetricDefinitions.${i + 1}`, m, 'Member must have Name and Regex strings');
+    } else {
+      try {
+        new RegExp(m.Regex);
+      } catch {
+        v.fail(`AlgorithmSpecification.MetricDefinitions.${i + 1}.Regex`, m.Regex, 'Member must be a valid regular expression');
+      }
+    }
+  });
+  const tags = v.tags();
+  v.done();
+  if (!image) throw validation('AlgorithmSpecification.TrainingImage is required by the local control plane (AlgorithmName is not supported): give your container image URI.');
+  localPath(outputPath as string, 'OutputDataConfig.S3OutputPath');
+  channels.filter(isObject).forEach((c) => {
+    const src = (c.DataSource as JsonObject).S3DataSource as JsonObject;
+    localPath(String(src.S3Uri), `InputDataConfig channel '${String(c.ChannelName)}' S3Uri`);
+  });
+
+  const jobName = name as string;
+  const k = key(jobName);
+  const jobArn = arn(ctx, 'training-job', jobName);
+  if (ctx.state.data.trainingJobs[k]) {
+    throw resourceInUse(
+      `Training job names must be unique within an AWS account and region, and a training job with this name already exists (${jobArn})`,
+    );
+  }
+  const now = nowSeconds();
+  const echo = (f: string): Json | undefined => req[f];
+  const rec: TrainingJobRecord = {
+    describe: {
+      ...compact({
+        TrainingJobName: jobName,
+        TrainingJobArn: jobArn,
+        HyperParameters: hp ?? {},
+        AlgorithmSpecification: echo('AlgorithmSpecification'),
+        RoleArn: echo('RoleArn'),
+        InputDataConfig: echo('InputDataConfig'),
+        OutputDataConfig: echo('OutputDataConfig'),
+        ResourceConfig: echo('ResourceConfig'),
+        StoppingCondition: echo('StoppingCondition'),
+        VpcConfig: echo('VpcConfig'),
+        CheckpointConfig: echo('CheckpointConfig'),
+        DebugHookConfig: echo('DebugHookConfig'),
+        ExperimentConfig: echo('ExperimentConfig'),
+        RetryStrategy: echo('RetryStrategy'),
+        Environment: env,
+        EnableNetworkIsolation: echo('EnableNetworkIsolation') ?? false,
+        EnableInterContainerTrafficEncryption: echo('EnableInterContainerTrafficEncryption') ?? false,
+        EnableManagedSpotTraining: echo('EnableManagedSpotTraining') ?? false,
+      }),
+      TrainingJobName: jobName,
+      TrainingJobArn: jobArn,
+      TrainingJobStatus: 'InProgress',
+      SecondaryStatus: 'Starting',
+      SecondaryStatusTransitions: [{ Status: 'Starting', StartTime: now, StatusMessage: 'Starting the training job' }],
+      CreationTime: now,
+      LastModifiedTime: now,
+      // The local runner starts at once: the training clock starts at creation.
+      TrainingStartTime: now,
+    },
+  };
+  ctx.state.data.trainingJobs[k] = rec;
+  saveTags(ctx, jobArn, tags);
+  ctx.state.save();
+  const token = Symbol(jobName);
+  ctx.live.training.set(k, token);
+  ctx.track(runJob(ctx, k, token));
+  return { TrainingJobArn: jobArn };
+};
+
+export const describeTrainingJob: Handler = (ctx, req) => {
+  const v = new Validator(req);
+  const name = v.name('TrainingJobName');
+  v.done();
+  const d = snapshot(find(ctx, name as string).describe);
+  delete d.LocalLogFile;
+  return d;
+};
+
+export const stopTrainingJob: Handler = async (ctx, req) => {
+  const v = new Validator(req);
+  const name = v.name('TrainingJobName');
+  v.done();
+  const rec = find(ctx, name as string);
+  const status = rec.describe.TrainingJobStatus;
+  if (status !== 'InProgress') {
+    throw validation(`The request was rejected because the training job is in status ${status}.`);
+  }
+  rec.describe.TrainingJobStatus = 'Stopping';
+  transition(rec, 'Stopping', 'Stopping the training job');
+  ctx.state.save();
+  const k = key(name as string);
+  if (ctx.live.training.has(k)) {
+    ctx.track(ctx.training.stop(rec.describe.TrainingJobName).catch((e: Error) => ctx.log(`stop ${k}: ${e.message}`)));
+  } else {
+    finish(rec, 'Stopped', {});
+    ctx.state.save();
+  }
+  return {};
+};
+
+export const listTrainingJobs: Handler = (ctx, req) => {
+  const v = new Validator(req);
+  const page = pageArgs(v, 10);
+  const nameContains = v.str('NameContains', { max: 63 });
+  const statusEquals = v.oneOf('StatusEquals', STATUSES);
+  const by = v.oneOf('SortBy', ['Name', 'CreationTime', 'Status'] as const) ?? 'CreationTime';
+  const order = v.oneOf('SortOrder', ['Ascending', 'Descending'] as const) ?? 'Ascending';
+  const inTime = timeFilters(v);
+  v.done();
+  const all = Object.values(ctx.state.data.trainingJobs)
+    .map((r) => r.describe)
+    .filter((d) => !nameContains || d.TrainingJobName.toLowerCase().includes(nameContains.toLowerCase()))
+    .filter((d) => !statusEquals || d.TrainingJobStatus === statusEquals)
+    .filter((d) => inTime(d.CreationTime, d.LastModifiedTime));
+  const sorted = sortBy(
+    all,
+    (d) => (by === 'Name' ? d.TrainingJobName : by === 'Status' ? d.TrainingJobStatus : d.CreationTime),
+    order,
+  );
+  const { page: items, nextToken } = paginate(sorted, page, JSON.stringify([nameContains, statusEquals, by, order]));
+  return compact({
+    TrainingJobSummaries: items.map((d) =>
+      compact({
+        TrainingJobName: d.TrainingJobName,
+        TrainingJobArn: d.TrainingJobArn,
+        CreationTime: d.CreationTime,
+        TrainingEndTime: d.TrainingEndTime,
+        LastModifiedTime: d.LastModifiedTime,
+        TrainingJobStatus: d.TrainingJobStatus,
+        SecondaryStatus: d.SecondaryStatus,
+      }),
+    ),
+    NextToken: nextToken,
+  });
+};
+
+/** After a restart: a job that was running has lost its process; it ends Failed and says why. */
+export function recoverTrainingJobs(ctx: ApiContext): void {
+  let changed = false;
+  for (const rec of Object.values(ctx.state.data.trainingJobs)) {
+    const s = rec.describe.TrainingJobStatus;
+    if (s === 'InProgress' || s === 'Stopping') {
+      finish(rec, 'Failed', { failureReason: RESTART_REASON });
+      changed = true;
+    }
+  }
+  if (changed) ctx.state.save();
+}

@@ -1,0 +1,64 @@
+// SageMaker's error vocabulary. The type names are the wire names the AWS SDK
+// maps to its exception classes (`err.name`), so they must match exactly.
+
+export type SageMakerErrorType =
+  | 'ValidationException'
+  | 'ResourceNotFound'
+  | 'ResourceInUse'
+  | 'ResourceLimitExceeded'
+  | 'ThrottlingException'
+  | 'UnknownOperationException'
+  | 'SerializationException'
+  | 'InternalFailure'
+  // SageMaker Runtime
+  | 'ValidationError'
+  | 'ModelError'
+  | 'ServiceUnavailable';
+
+export class SageMakerError extends Error {
+  constructor(
+    readonly type: SageMakerErrorType | string,
+    message: string,
+    readonly httpStatus = 400,
+    /** Extra members of the error shape (e.g. ModelError's OriginalStatusCode). */
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = type;
+  }
+
+  toBody(): Record<string, unknown> {
+    return { __type: this.type, message: this.message, ...this.extra };
+  }
+}
+
+export const validation = (message: string): SageMakerError => new SageMakerError('ValidationException', message);
+
+export const resourceInUse = (message: string): SageMakerError => new SageMakerError('ResourceInUse', message);
+
+export const resourceNotFound = (message: string): SageMakerError => new SageMakerError('ResourceNotFound', message);
+
+/** One constraint violation, phrased as the service phrases it. */
+export interface ConstraintViolation {
+  /** The member path in camelCase, as SageMaker prints it: `algorithmSpecification.trainingImage`. */
+  path: string;
+  value: unknown;
+  constraint: string;
+}
+
+function showValue(value: unknown): string {
+  if (value === undefined || value === null) return 'null';
+  if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'number' || typeof value === 'boolean') return `'${String(value)}'`;
+  return `'${JSON.stringify(value)}'`;
+}
+
+/** "1 validation error detected: Value 'x' at 'trainingJobName' failed to satisfy constraint: ..." */
+export function constraintErrors(violations: ConstraintViolation[]): SageMakerError {
+  const n = violations.length;
+  const head = `${n} validation error${n === 1 ? '' : 's'} detected: `;
+  const parts = violations.map(
+    (v) => `Value ${showValue(v.value)} at '${v.path}' failed to satisfy constraint: ${v.constraint}`,
+  );
+  return validation(head + parts.join('; '));
+}

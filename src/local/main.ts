@@ -1,0 +1,55 @@
+// Entry point: `npm run local-sagemaker [-- --port 8787 --state-dir ./.champ]`.
+import { Command, InvalidArgumentError } from 'commander';
+import { DEFAULT_PORT, startLocalSageMaker } from './server';
+
+function portArg(raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new InvalidArgumentError(`expected a TCP port 0-65535 (0 = any free port), got "${raw}"`);
+  }
+  return n;
+}
+
+async function main(): Promise<void> {
+  const program = new Command('local-sagemaker')
+    .description('A local SageMaker-compatible control plane (SageMaker JSON 1.1 API and SageMaker Runtime invocations)')
+    .option('--port <port>', `port on 127.0.0.1; env CHAMP_LOCAL_SAGEMAKER_PORT; default ${DEFAULT_PORT}`, portArg)
+    .option('--state-dir <dir>', 'champ home; state lives under <dir>/local-sagemaker; env CHAMP_HOME; default ./.champ')
+    .parse();
+  const opts = program.opts<{ port?: number; stateDir?: string }>();
+  const envPort = process.env.CHAMP_LOCAL_SAGEMAKER_PORT;
+  let port = opts.port;
+  if (port === undefined && envPort) {
+    try {
+      port = portArg(envPort);
+    } catch (e) {
+      throw new Error(`CHAMP_LOCAL_SAGEMAKER_PORT: ${(e as Error).message}`);
+    }
+  }
+  const server = await startLocalSageMaker({
+    port: port ?? DEFAULT_PORT,
+    stateDir: opts.stateDir ?? process.env.CHAMP_HOME ?? './.champ',
+  });
+  process.stdout.write(`local SageMaker listening on ${server.url}\n`);
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`[local-sagemaker] ${signal}: stopping every container, then exiting\n`);
+    server.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        process.stderr.write(`[local-sagemaker] shutdown failed: ${String(e)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`local-sagemaker: ${(e as Error)?.message ?? String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,336 @@
+// The local SageMaker-compatible control plane: one HTTP server on loopback
+// that speaks SageMaker's JSON 1.1 protocol (POST / with X-Amz-Target),
+// SageMaker Runtime's InvokeEndpoint, and a small admin API under /_champ/.
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { AdminControls, parseFault } from './admin';
+import type { ApiContext, Handler } from './api/common';
+import { isObject } from './api/common';
+import { createEndpoint, deleteEndpoint, describeEndpoint, invokeEndpoint, listEndpoints, recoverEndpoints, updateEndpoint } from './api/endpoints';
+import { createEndpointConfig, createModel, deleteEndpointConfig, deleteModel, describeEndpointConfig, describeModel } from './api/models';
+import {
+  createModelPackage,
+  createModelPackageGroup,
+  describeModelPackage,
+  describeModelPackageGroup,
+  listModelPackageGroups,
+  listModelPackages,
+  updateModelPackage,
+} from './api/registry';
+import { addTags, listTags } from './api/tags';
+import { createTrainingJob, describeTrainingJob, listTrainingJobs, recoverTrainingJobs, RESTART_REASON, stopTrainingJob } from './api/training';
+import { createTransformJob, describeTransformJob, recoverTransformJobs, stopTransformJob } from './api/transform';
+import { SageMakerError } from './errors';
+import { LocalEndpointRuntime } from './endpoint-runtime';
+import type { EndpointRuntime, TrainingRunner } from './runtime';
+import { LocalTrainingRunner } from './training-runner';
+import { StateStore, type JsonObject } from './state';
+
+export const DEFAULT_PORT = 8787;
+export const DEFAULT_HEALTH_TIMEOUT_MS = 60_000;
+export const LOCAL_ACCOUNT = '000000000000';
+
+const OPERATIONS: Record<string, Handler> = {
+  CreateTrainingJob: createTrainingJob,
+  DescribeTrainingJob: describeTrainingJob,
+  StopTrainingJob: stopTrainingJob,
+  ListTrainingJobs: listTrainingJobs,
+  CreateModel: createModel,
+  DescribeModel: describeModel,
+  DeleteModel: deleteModel,
+  CreateEndpointConfig: createEndpointConfig,
+  DescribeEndpointConfig: describeEndpointConfig,
+  DeleteEndpointConfig: deleteEndpointConfig,
+  CreateEndpoint: createEndpoint,
+  DescribeEndpoint: describeEndpoint,
+  UpdateEndpoint: updateEndpoint,
+  DeleteEndpoint: deleteEndpoint,
+  ListEndpoints: listEndpoints,
+  CreateTransformJob: createTransformJob,
+  DescribeTransformJob: describeTransformJob,
+  StopTransformJob: stopTransformJob,
+  CreateModelPackageGroup: createModelPackageGroup,
+  DescribeModelPackageGroup: describeModelPackageGroup,
+  ListModelPackageGroups: listModelPackageGroups,
+  CreateModelPackage: createModelPackage,
+  DescribeModelPackage: describeModelPackage,
+  UpdateModelPackage: updateModelPackage,
+  ListModelPackages: listModelPackages,
+  AddTags: addTags,
+  ListTags: listTags,
+};
+
+export const SUPPORTED_OPERATIONS = Object.keys(OPERATIONS);
+
+export interface LocalRuntime {
+  training: TrainingRunner;
+  endpoints: EndpointRuntime;
+}
+
+export interface LocalSageMakerOptions {
+  /** TCP port on 127.0.0.1; 0 picks a free one. Default 8787. */
+  port?: number;
+  /** The champ home folder; the control plane keeps its files under `<stateDir>/local-sagemaker/`. */
+  stateDir: string;
+  /** The processes behind the API. Default: the local runtime (containers or processes) working under `<stateDir>/local-sagemaker/`. */
+  runtime?: LocalRuntime;
+  /** Default: env AWS_REGION, else us-east-1. */
+  region?: string;
+  /** How long a variant may take to answer /ping. Default: env CHAMP_LOCAL_HEALTH_TIMEOUT_MS, else 60000. */
+  healthTimeoutMs?: number;
+  /** Where diagnostics go (default: stderr). */
+  log?: (msg: string) => void;
+}
+
+export interface LocalSageMaker {
+  /** `http://127.0.0.1:<port>`: the endpoint for both the SageMaker and SageMaker Runtime clients. */
+  url: string;
+  port: number;
+  /** `<stateDir>/local-sagemaker`. */
+  stateRoot: string;
+  /** Stops listening and every process (runtime.shutdown); state stays on disk as it was. */
+  close(): Promise<void>;
+}
+
+/** The real runtime: training runs and serving variants as containers or processes. */
+export function defaultRuntime(stateRoot: string): LocalRuntime {
+  return {
+    training: new LocalTrainingRunner(),
+    endpoints: new LocalEndpointRuntime({ workDir: join(stateRoot, 'endpoints') }),
+  };
+}
+
+function envInt(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name}=${raw}: expected a non-negative integer`);
+  return n;
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const b = chunk as Buffer;
+    size += b.length;
+    if (size > limit) throw new SageMakerError('ValidationException', `Request body exceeds ${limit} bytes.`, 413);
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/x-amz-json-1.1',
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-requestid': randomUUID(),
+    ...headers,
+  });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, err: unknown, contentType = 'application/x-amz-json-1.1'): void {
+  const e =
+    err instanceof SageMakerError
+      ? err
+      : new SageMakerError('InternalFailure', `The local control plane failed: ${(err as Error)?.message ?? String(err)}`, 500);
+  sendJson(res, e.httpStatus, e.toBody(), { 'x-amzn-errortype': e.type, 'content-type': contentType });
+}
+
+export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<LocalSageMaker> {
+  const log = opts.log ?? ((m: string) => process.stderr.write(`[local-sagemaker] ${m}\n`));
+  const stateRoot = resolve(opts.stateDir, 'local-sagemaker');
+  const state = new StateStore(stateRoot);
+  const admin = new AdminControls();
+  const tasks = new Set<Promise<unknown>>();
+  const { training, endpoints } = opts.runtime ?? defaultRuntime(stateRoot);
+  const ctx: ApiContext = {
+    state,
+    region: opts.region ?? process.env.AWS_REGION ?? 'us-east-1',
+    account: LOCAL_ACCOUNT,
+    training,
+    endpoints,
+    admin,
+    healthTimeoutMs: opts.healthTimeoutMs ?? envInt('CHAMP_LOCAL_HEALTH_TIMEOUT_MS') ?? DEFAULT_HEALTH_TIMEOUT_MS,
+    workDir: stateRoot,
+    live: { training: new Map(), endpoints: new Map(), transforms: new Map() },
+    track(task) {
+      const t = task.catch((e: unknown) => log(`background task failed: ${(e as Error)?.stack ?? String(e)}`));
+      tasks.add(t);
+      void t.finally(() => tasks.delete(t));
+    },
+    log,
+  };
+
+  recoverTrainingJobs(ctx);
+  recoverTransformJobs(ctx, RESTART_REASON);
+  recoverEndpoints(ctx);
+
+  async function resetAll(): Promise<void> {
+    const trainingNames = Object.values(state.data.trainingJobs)
+      .filter((r) => ctx.live.training.has(r.describe.TrainingJobName.toLowerCase()))
+      .map((r) => r.describe.TrainingJobName);
+    const endpointNames = Object.values(state.data.endpoints).map((r) => r.describe.EndpointName);
+    for (const t of ctx.live.transforms.values()) t.stopRequested = true;
+    ctx.live.training.clear();
+    ctx.live.endpoints.clear();
+    ctx.live.transforms.clear();
+    state.reset();
+    admin.reset();
+    await Promise.all([
+      ...trainingNames.map((n) => training.stop(n).catch((e: Error) => log(`reset: stop ${n}: ${e.message}`))),
+      ...endpointNames.map((n) => endpoints.remove(n).catch((e: Error) => log(`reset: remove ${n}: ${e.message}`))),
+    ]);
+  }
+
+  function summary(): JsonObject {
+    const d = state.data;
+    return {
+      trainingJobs: Object.values(d.trainingJobs).map((r) => ({
+        name: r.describe.TrainingJobName,
+        status: r.describe.TrainingJobStatus,
+        secondaryStatus: r.describe.SecondaryStatus,
+      })),
+      models: Object.values(d.models).map((r) => r.describe.ModelName),
+      endpointConfigs: Object.values(d.endpointConfigs).map((r) => r.describe.EndpointConfigName),
+      endpoints: Object.values(d.endpoints).map((r) => ({
+        name: r.describe.EndpointName,
+        status: r.describe.EndpointStatus,
+        config: r.describe.EndpointConfigName,
+        serving: endpoints.isServing(r.describe.EndpointName),
+      })),
+      transformJobs: Object.values(d.transformJobs).map((r) => ({ name: r.describe.TransformJobName, status: r.describe.TransformJobStatus })),
+      modelPackageGroups: Object.values(d.packageGroups).map((r) => r.describe.ModelPackageGroupName),
+      modelPackages: Object.values(d.packages).map((r) => ({ arn: r.describe.ModelPackageArn, approval: r.describe.ModelApprovalStatus })),
+      faults: JSON.parse(JSON.stringify(admin.summary())) as JsonObject,
+    };
+  }
+
+  async function handleSageMaker(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const target = String(req.headers['x-amz-target'] ?? '');
+    const op = target.startsWith('SageMaker.') ? target.slice('SageMaker.'.length) : '';
+    const handler = OPERATIONS[op];
+    const body = await readBody(req, 10 * 1024 * 1024);
+    if (!handler) {
+      throw new SageMakerError(
+        'UnknownOperationException',
+        target ? `Operation ${target} is not supported by the local control plane.` : 'Missing X-Amz-Target header: expected SageMaker.<Operation>.',
+      );
+    }
+    const fault = admin.takeOperationFault(op);
+    if (fault) throw fault;
+    let parsed: unknown = {};
+    if (body.length > 0) {
+      try {
+        parsed = JSON.parse(body.toString('utf8'));
+      } catch {
+        throw new SageMakerError('SerializationException', 'The request body is not valid JSON.');
+      }
+    }
+    if (!isObject(parsed as JsonObject)) throw new SageMakerError('SerializationException', 'The request body must be a JSON object.');
+    const out = await handler(ctx, parsed as JsonObject);
+    sendJson(res, 200, out);
+  }
+
+  async function handleInvoke(name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req, 25 * 1024 * 1024);
+    const fault = admin.takeOperationFault('InvokeEndpoint');
+    if (fault) throw fault;
+    const header = (h: string): string | undefined => {
+      const v = req.headers[h];
+      return typeof v === 'string' && v !== '' ? v : undefined;
+    };
+    const out = await invokeEndpoint(ctx, name, {
+      body,
+      contentType: header('content-type'),
+      accept: header('accept'),
+      targetVariant: header('x-amzn-sagemaker-target-variant'),
+    });
+    res.writeHead(200, {
+      'content-type': out.contentType ?? 'application/octet-stream',
+      'content-length': out.body.length,
+      'x-amzn-invoked-production-variant': out.invokedVariant,
+      'x-amzn-requestid': randomUUID(),
+    });
+    res.end(out.body);
+  }
+
+  async function handleAdmin(path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req, 1024 * 1024);
+    if (req.method === 'POST' && path === '/_champ/reset') {
+      await resetAll();
+      sendJson(res, 200, { ok: true }, { 'content-type': 'application/json' });
+    } else if (req.method === 'POST' && path === '/_champ/faults') {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.toString('utf8') || 'null');
+      } catch {
+        throw new SageMakerError('SerializationException', 'The fault must be a JSON object.');
+      }
+      admin.add(parseFault(parsed));
+      sendJson(res, 200, { ok: true }, { 'content-type': 'application/json' });
+    } else if (req.method === 'GET' && path === '/_champ/state') {
+      sendJson(res, 200, summary(), { 'content-type': 'application/json' });
+    } else {
+      throw new SageMakerError('UnknownOperationException', `No admin route ${req.method} ${path}: use POST /_champ/reset, POST /_champ/faults or GET /_champ/state.`, 404);
+    }
+  }
+
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const invoke = /^\/endpoints\/([^/]+)\/invocations$/.exec(path);
+    let work: Promise<void>;
+    if (req.method === 'GET' && path === '/ping') {
+      work = Promise.resolve(sendJson(res, 200, { status: 'ok' }, { 'content-type': 'application/json' }));
+    } else if (req.method === 'POST' && path === '/') {
+      work = handleSageMaker(req, res);
+    } else if (req.method === 'POST' && invoke) {
+      work = handleInvoke(decodeURIComponent(invoke[1] as string), req, res).catch((e: unknown) => sendError(res, e, 'application/json'));
+    } else if (path.startsWith('/_champ/')) {
+      work = handleAdmin(path, req, res);
+    } else {
+      work = Promise.reject(new SageMakerError('UnknownOperationException', `No route ${req.method ?? ''} ${path}.`, 404));
+    }
+    work.catch((e: unknown) => {
+      if (!(e instanceof SageMakerError)) log(`request ${req.method ?? ''} ${path} failed: ${(e as Error)?.stack ?? String(e)}`);
+      if (!res.headersSent) sendError(res, e);
+      else res.destroy();
+    });
+  });
+
+  const port = opts.port ?? DEFAULT_PORT;
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', fail);
+      ok();
+    });
+  });
+  const actual = (server.address() as AddressInfo).port;
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://127.0.0.1:${actual}`,
+    port: actual,
+    stateRoot,
+    close() {
+      closed ??= (async () => {
+        // What happens from here on is not persisted: the state on disk is what a crash would leave.
+        state.freeze();
+        await new Promise<void>((ok) => {
+          server.close(() => ok());
+          server.closeAllConnections();
+        });
+        await Promise.allSettled([training.shutdown(), endpoints.shutdown()]);
+        await Promise.race([Promise.allSettled([...tasks]), new Promise((r) => setTimeout(r, 5000).unref())]);
+      })();
+      return closed;
+    },
+  };
+}
+
+/** Where a job's working folder lives (for the runtime and for tests). */
+export const trainingJobDir = (stateRoot: string, jobName: string): string => join(stateRoot, 'training', jobName);

@@ -1,0 +1,184 @@
+// Resource records of the local control plane, kept in memory and written to
+// one JSON file (atomically: temp file + rename) after every change, so a
+// restart of the control plane finds every record as it was.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { VariantSpec } from './runtime';
+
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+export type JsonObject = { [k: string]: Json };
+
+/** Epoch seconds with millisecond precision, as SageMaker's JSON protocol sends timestamps. */
+export type EpochSeconds = number;
+
+export type TrainingJobStatus = 'InProgress' | 'Completed' | 'Failed' | 'Stopping' | 'Stopped';
+export type EndpointStatus =
+  | 'OutOfService'
+  | 'Creating'
+  | 'Updating'
+  | 'SystemUpdating'
+  | 'RollingBack'
+  | 'InService'
+  | 'Deleting'
+  | 'Failed'
+  | 'UpdateRollbackFailed';
+export type TransformJobStatus = 'InProgress' | 'Completed' | 'Failed' | 'Stopping' | 'Stopped';
+export type ApprovalStatus = 'Approved' | 'Rejected' | 'PendingManualApproval';
+
+export type Tag = { Key: string; Value: string };
+
+export type SecondaryStatusTransition = {
+  Status: string;
+  StartTime: EpochSeconds;
+  EndTime?: EpochSeconds;
+  StatusMessage: string;
+};
+
+/** A training job: `describe` is DescribeTrainingJob's answer. */
+export type TrainingJobRecord = {
+  describe: JsonObject & {
+    TrainingJobName: string;
+    TrainingJobArn: string;
+    TrainingJobStatus: TrainingJobStatus;
+    SecondaryStatus: string;
+    SecondaryStatusTransitions: SecondaryStatusTransition[];
+    CreationTime: EpochSeconds;
+    LastModifiedTime: EpochSeconds;
+  };
+};
+
+export type ModelRecord = {
+  describe: JsonObject & { ModelName: string; ModelArn: string; CreationTime: EpochSeconds };
+};
+
+export type EndpointConfigRecord = {
+  describe: JsonObject & {
+    EndpointConfigName: string;
+    EndpointConfigArn: string;
+    ProductionVariants: JsonObject[];
+    CreationTime: EpochSeconds;
+  };
+};
+
+export type EndpointRecord = {
+  describe: JsonObject & {
+    EndpointName: string;
+    EndpointArn: string;
+    EndpointConfigName: string;
+    EndpointStatus: EndpointStatus;
+    CreationTime: EpochSeconds;
+    LastModifiedTime: EpochSeconds;
+  };
+  /** The config an UpdateEndpoint is moving to, while Updating. */
+  pendingConfigName?: string;
+  /**
+   * The variants as resolved when they were deployed (models and configs may
+   * be deleted while the endpoint serves; a restart redeploys these).
+   */
+  variants?: VariantSpec[];
+};
+
+export type TransformJobRecord = {
+  describe: JsonObject & {
+    TransformJobName: string;
+    TransformJobArn: string;
+    TransformJobStatus: TransformJobStatus;
+    ModelName: string;
+    CreationTime: EpochSeconds;
+  };
+};
+
+export type PackageGroupRecord = {
+  describe: JsonObject & {
+    ModelPackageGroupName: string;
+    ModelPackageGroupArn: string;
+    CreationTime: EpochSeconds;
+  };
+  /** The last version handed out in this group (versions are never reused, even after deletion). */
+  lastVersion: number;
+};
+
+export type PackageRecord = {
+  describe: JsonObject & {
+    ModelPackageName: string;
+    ModelPackageGroupName: string;
+    ModelPackageVersion: number;
+    ModelPackageArn: string;
+    ModelApprovalStatus: ApprovalStatus;
+    CreationTime: EpochSeconds;
+  };
+  clientToken?: string;
+};
+
+export interface StateData {
+  version: 1;
+  trainingJobs: Record<string, TrainingJobRecord>;
+  models: Record<string, ModelRecord>;
+  endpointConfigs: Record<string, EndpointConfigRecord>;
+  endpoints: Record<string, EndpointRecord>;
+  transformJobs: Record<string, TransformJobRecord>;
+  packageGroups: Record<string, PackageGroupRecord>;
+  /** Keyed by ModelPackageArn. */
+  packages: Record<string, PackageRecord>;
+  /** Keyed by resource ARN. */
+  tags: Record<string, Tag[]>;
+}
+
+export function emptyState(): StateData {
+  return {
+    version: 1,
+    trainingJobs: {},
+    models: {},
+    endpointConfigs: {},
+    endpoints: {},
+    transformJobs: {},
+    packageGroups: {},
+    packages: {},
+    tags: {},
+  };
+}
+
+/** SageMaker names are unique regardless of case (ARNs carry them lowercased). */
+export const key = (name: string): string => name.toLowerCase();
+
+export class StateStore {
+  readonly file: string;
+  data: StateData;
+  /** When frozen (the server is going down), changes are no longer written: what a crash would leave. */
+  private frozen = false;
+
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+    this.file = join(dir, 'state.json');
+    this.data = existsSync(this.file) ? StateStore.load(this.file) : emptyState();
+  }
+
+  private static load(file: string): StateData {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<StateData>;
+    if (parsed.version !== 1) {
+      throw new Error(`${file}: unknown state version ${String(parsed.version)}; move the file away to start empty`);
+    }
+    return { ...emptyState(), ...parsed };
+  }
+
+  /** Writes the whole state atomically. Call after every change. */
+  save(): void {
+    if (this.frozen) return;
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.data, null, 1));
+    renameSync(tmp, this.file);
+  }
+
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  get isFrozen(): boolean {
+    return this.frozen;
+  }
+
+  reset(): void {
+    this.data = emptyState();
+    this.save();
+  }
+}
