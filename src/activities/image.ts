@@ -116,9 +116,12 @@ export function createImageActivities(deps: ActivityDeps) {
     // A private credential store for this push only: the token never lands in ~/.docker.
     const dockerConfig = await mkdtemp(path.join(tmpdir(), 'champ-docker-'));
     const childEnv = { DOCKER_CONFIG: dockerConfig };
+    // Every token seen so far, so output from a later round cannot reveal an earlier one.
+    const secrets: string[] = [];
     try {
       for (let round = 1; round <= 2; round++) {
         const login = await freshLogin(repositoryUri);
+        secrets.push(...login.secrets);
         const loginResult = await docker.run(['login', '--username', 'AWS', '--password-stdin', login.host], {
           stdin: login.password,
           env: childEnv,
@@ -126,7 +129,7 @@ export function createImageActivities(deps: ActivityDeps) {
           ...(env.signal ? { signal: env.signal } : {}),
         });
         if (loginResult.code !== 0) {
-          const output = redact(loginResult.output, login.secrets).slice(-500);
+          const output = redact(loginResult.output, secrets).slice(-500);
           if (round === 1) {
             env.log.warn('docker login rejected the registry token; retrying with a fresh one', { registry: login.host });
             continue;
@@ -142,7 +145,7 @@ export function createImageActivities(deps: ActivityDeps) {
         }
         const push = await runWithHeartbeat(env, 'push', ['push', imageUri], { env: childEnv });
         if (push.code === 0) return;
-        const output = redact(push.output, login.secrets).slice(-800);
+        const output = redact(push.output, secrets).slice(-800);
         if (round === 1 && AUTH_FAILURE.test(output)) {
           env.log.warn('the registry refused the push (expired token?); logging in again with a fresh token', { imageUri });
           continue;

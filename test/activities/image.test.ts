@@ -1,0 +1,179 @@
+import {
+  CreateRepositoryCommand,
+  DescribeImagesCommand,
+  DescribeRepositoriesCommand,
+  ECRServiceException,
+  GetAuthorizationTokenCommand,
+} from '@aws-sdk/client-ecr';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createActivities } from '../../src/activities';
+import { contextDigest } from '../../src/local/image-store';
+import { ErrorTypes } from '../../src/shared';
+import { activityRunner, failureOf, fail, mockedClients, ok, scriptedDocker } from './helpers';
+
+const REPO_URI = '123456789012.dkr.ecr.us-east-1.amazonaws.com/claims';
+const PASSWORD = 'eyJwYXlsb2FkIjoic2VjcmV0LXJlZ2lzdHJ5LXBhc3N3b3JkIn0';
+
+function ecrError(name: string, status = 400): Error {
+  return new ECRServiceException({ name, $fault: 'client', $metadata: { httpStatusCode: status }, message: `${name} for test` });
+}
+
+function token(password: string): string {
+  return Buffer.from(`AWS:${password}`).toString('base64');
+}
+
+describe('buildImage', () => {
+  let contextDir: string;
+  let store: string;
+  let tag: string;
+  beforeEach(async () => {
+    contextDir = mkdtempSync(join(tmpdir(), 'champ-ctx-'));
+    store = mkdtempSync(join(tmpdir(), 'champ-store-'));
+    mkdirSync(join(contextDir, 'program'));
+    writeFileSync(join(contextDir, 'Dockerfile'), 'FROM python:3.11-slim\nCOPY program /opt/program\n');
+    writeFileSync(join(contextDir, 'program', 'train'), '#!/bin/sh\necho train\n', { mode: 0o755 });
+    writeFileSync(join(contextDir, 'program', 'serve'), '#!/bin/sh\necho serve\n', { mode: 0o755 });
+    tag = `ctx-${(await contextDigest(contextDir)).slice(0, 16)}`;
+  });
+  afterEach(() => {
+    rmSync(contextDir, { recursive: true, force: true });
+    rmSync(store, { recursive: true, force: true });
+  });
+
+  const input = () => ({ pipeline: 'claims', image: { context: contextDir, dockerfile: 'Dockerfile' } });
+
+  it('returns a prebuilt image.uri as is, without touching ECR or Docker', async () => {
+    const { clients, ecrMock } = mockedClients();
+    const docker = scriptedDocker(() => ok());
+    const acts = createActivities({ clients, docker: docker.runner });
+    const r = await activityRunner().run(acts.buildImage, { pipeline: 'p', image: { uri: 'x/y:1', dockerfile: 'Dockerfile' } });
+    expect(r).toEqual({ imageUri: 'x/y:1', contentHash: '', built: false });
+    expect(ecrMock.calls()).toHaveLength(0);
+    expect(docker.calls).toHaveLength(0);
+  });
+
+  it('creates the ECR repository when missing, and skips the build when the content tag already exists', async () => {
+    const { clients, ecrMock } = mockedClients();
+    ecrMock.on(DescribeRepositoriesCommand).rejects(ecrError('RepositoryNotFoundException'));
+    ecrMock.on(CreateRepositoryCommand).resolves({ repository: { repositoryName: 'claims', repositoryUri: REPO_URI } });
+    ecrMock.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageTags: [tag] }] });
+    const docker = scriptedDocker(() => ok());
+    const r = await activityRunner().run(createActivities({ clients, docker: docker.runner }).buildImage, input());
+    expect(r).toMatchObject({ imageUri: `${REPO_URI}:${tag}`, built: false });
+    expect(r.contentHash).toHaveLength(64);
+    expect(ecrMock.commandCalls(CreateRepositoryCommand)[0]!.args[0].input.repositoryName).toBe('claims');
+    expect(ecrMock.commandCalls(DescribeImagesCommand)[0]!.args[0].input.imageIds).toEqual([{ imageTag: tag }]);
+    expect(docker.calls).toHaveLength(0);
+  });
+
+  it('fails non-retryable NoDockerEngine when the tag is missing and no engine answers', async () => {
+    const { clients, ecrMock } = mockedClients();
+    ecrMock.on(DescribeRepositoriesCommand).resolves({ repositories: [{ repositoryUri: REPO_URI }] });
+    ecrMock.on(DescribeImagesCommand).rejects(ecrError('ImageNotFoundException'));
+    const docker = scriptedDocker((args) => (args[0] === 'info' ? fail('Cannot connect to the Docker daemon at unix:///var/run/docker.sock') : ok()));
+    const f = await failureOf(activityRunner().run(createActivities({ clients, docker: docker.runner }).buildImage, input()));
+    expect(f.type).toBe(ErrorTypes.NoDockerEngine);
+    expect(f.nonRetryable).toBe(true);
+    expect(f.message).toMatch(/Docker engine/);
+    expect(f.message).toMatch(/image\.uri/);
+    expect(docker.calls.map((c) => c.args[0])).toEqual(['info']);
+  });
+
+  it('builds with an argument array, logs in with the token on stdin and pushes, heartbeating the progress', async () => {
+    const { clients, ecrMock } = mockedClients();
+    ecrMock.on(DescribeRepositoriesCommand).resolves({ repositories: [{ repositoryUri: REPO_URI }] });
+    ecrMock.on(DescribeImagesCommand).rejects(ecrError('ImageNotFoundException'));
+    ecrMock.on(GetAuthorizationTokenCommand).resolves({ authorizationData: [{ authorizationToken: token(PASSWORD), proxyEndpoint: `https://${REPO_URI.split('/')[0]}` }] });
+    const docker = scriptedDocker((args) => (args[0] === 'build' ? ok('Step 1/2 : FROM python\nStep 2/2 : COPY program') : ok('Server Version: 27')));
+    const runner = activityRunner();
+    const r = await runner.run(createActivities({ clients, docker: docker.runner }).buildImage, input());
+    const uri = `${REPO_URI}:${tag}`;
+    expect(r).toMatchObject({ imageUri: uri, built: true });
+    expect(docker.calls.map((c) => c.args)).toEqual([
+      ['info', '--format', '{{.ServerVersion}}'],
+      ['build', '-t', uri, '-f', join(contextDir, 'Dockerfile'), contextDir],
+      ['login', '--username', 'AWS', '--password-stdin', REPO_URI.split('/')[0]],
+      ['push', uri],
+    ]);
+    expect(docker.calls[2]!.stdin).toBe(PASSWORD);
+    expect(docker.calls[2]!.env?.DOCKER_CONFIG).toBe(docker.calls[3]!.env?.DOCKER_CONFIG);
+    expect(runner.heartbeats).toContainEqual({ phase: 'build', line: 'Step 2/2 : COPY program' });
+  });
+
+  it('retries docker login with a fresh GetAuthorizationToken when the registry rejects an expired token, and never exposes either token', async () => {
+    const { clients, ecrMock } = mockedClients();
+    const stale = 'stale-password-0123456789';
+    ecrMock.on(DescribeRepositoriesCommand).resolves({ repositories: [{ repositoryUri: REPO_URI }] });
+    ecrMock.on(DescribeImagesCommand).rejects(ecrError('ImageNotFoundException'));
+    ecrMock
+      .on(GetAuthorizationTokenCommand)
+      .resolvesOnce({ authorizationData: [{ authorizationToken: token(stale) }] })
+      .resolves({ authorizationData: [{ authorizationToken: token(PASSWORD) }] });
+    const docker = scriptedDocker((args, n) => {
+      if (args[0] === 'login' && n === 3) return fail(`Error response from daemon: login attempt failed: 401 Unauthorized: your authorization token has expired (${stale})`);
+      return ok();
+    });
+    const runner = activityRunner();
+    const r = await runner.run(createActivities({ clients, docker: docker.runner }).buildImage, input());
+    expect(r.built).toBe(true);
+    expect(ecrMock.commandCalls(GetAuthorizationTokenCommand)).toHaveLength(2);
+    expect(docker.calls.filter((c) => c.args[0] === 'login').map((c) => c.stdin)).toEqual([stale, PASSWORD]);
+    const visible = JSON.stringify({ r, logs: runner.logs, heartbeats: runner.heartbeats });
+    for (const secret of [stale, PASSWORD, token(stale), token(PASSWORD)]) expect(visible).not.toContain(secret);
+  });
+
+  it('logs in again with a fresh token when a push is refused, and keeps the token out of a final failure', async () => {
+    const { clients, ecrMock } = mockedClients();
+    ecrMock.on(DescribeRepositoriesCommand).resolves({ repositories: [{ repositoryUri: REPO_URI }] });
+    ecrMock.on(DescribeImagesCommand).rejects(ecrError('ImageNotFoundException'));
+    ecrMock.on(GetAuthorizationTokenCommand).resolves({ authorizationData: [{ authorizationToken: token(PASSWORD) }] });
+    // The registry echoes the password back (a worst case) and then refuses on every push.
+    const docker = scriptedDocker((args) => (args[0] === 'push' ? fail(`denied: not authorized; token ${PASSWORD}`) : ok()));
+    const runner = activityRunner();
+    const f = await failureOf(runner.run(createActivities({ clients, docker: docker.runner }).buildImage, input()));
+    expect(docker.calls.filter((c) => c.args[0] === 'push')).toHaveLength(2);
+    expect(ecrMock.commandCalls(GetAuthorizationTokenCommand)).toHaveLength(2);
+    expect(f.type).toBe(ErrorTypes.AwsRetryable);
+    const visible = JSON.stringify({ message: f.message, details: f.details, logs: runner.logs });
+    expect(visible).toContain('[redacted]');
+    for (const secret of [PASSWORD, token(PASSWORD), 'test-secret-key-never-shown']) expect(visible).not.toContain(secret);
+  });
+
+  it('fails non-retryable ImageBuildFailed with the build output when docker build fails', async () => {
+    const { clients, ecrMock } = mockedClients();
+    ecrMock.on(DescribeRepositoriesCommand).resolves({ repositories: [{ repositoryUri: REPO_URI }] });
+    ecrMock.on(DescribeImagesCommand).rejects(ecrError('ImageNotFoundException'));
+    const docker = scriptedDocker((args) => (args[0] === 'build' ? fail('ERROR: failed to solve: pip install: exit code 1') : ok()));
+    const f = await failureOf(activityRunner().run(createActivities({ clients, docker: docker.runner }).buildImage, input()));
+    expect(f).toMatchObject({ type: ErrorTypes.ImageBuildFailed, nonRetryable: true });
+    expect(f.message).toContain('pip install: exit code 1');
+  });
+
+  it('classifies ECR throttling as retryable', async () => {
+    const { clients, ecrMock } = mockedClients();
+    ecrMock.on(DescribeRepositoriesCommand).rejects(ecrError('ThrottlingException'));
+    const f = await failureOf(activityRunner().run(createActivities({ clients, docker: scriptedDocker(() => ok()).runner }).buildImage, input()));
+    expect(f).toMatchObject({ type: ErrorTypes.AwsRetryable, nonRetryable: false });
+  });
+
+  it('in local mode without an engine, snapshots the context into the image store once', async () => {
+    const { clients, ecrMock } = mockedClients(true);
+    const docker = scriptedDocker(() => fail('no engine'));
+    const acts = createActivities({ clients, docker: docker.runner, imageStore: store });
+    const first = await activityRunner().run(acts.buildImage, input());
+    expect(first).toMatchObject({ imageUri: `champ.local/claims:${tag}`, built: true });
+    const second = await activityRunner().run(acts.buildImage, input());
+    expect(second).toMatchObject({ imageUri: `champ.local/claims:${tag}`, built: false });
+    expect(ecrMock.calls()).toHaveLength(0);
+  });
+
+  it('names image.context when the build context folder is missing', async () => {
+    const { clients } = mockedClients(true);
+    const acts = createActivities({ clients, docker: scriptedDocker(() => fail('')).runner, imageStore: store });
+    const f = await failureOf(activityRunner().run(acts.buildImage, { pipeline: 'claims', image: { context: join(contextDir, 'missing'), dockerfile: 'Dockerfile' } }));
+    expect(f).toMatchObject({ type: ErrorTypes.InvalidSpec, nonRetryable: true });
+    expect(f.message).toMatch(/^image\.context/);
+  });
+});

@@ -1,0 +1,90 @@
+import { ResourceInUse, ResourceNotFound, SageMakerServiceException } from '@aws-sdk/client-sagemaker';
+import { ApplicationFailure } from '@temporalio/common';
+import { classifyAwsError, isAlreadyExistsError, isNotFoundError, notReady } from '../../src/aws/errors';
+import { ErrorTypes } from '../../src/shared';
+
+function serviceError(name: string, status: number, message = `${name} happened`): SageMakerServiceException {
+  return new SageMakerServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status, requestId: 'req-1' }, message });
+}
+
+function netError(code: string, message = `connect ${code}`): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+const ctx = { operation: 'CreateTrainingJob', resource: 'training job p-abc-train' };
+
+describe('classifyAwsError', () => {
+  it.each([
+    ['ThrottlingException', 400],
+    ['TooManyRequestsException', 429],
+    ['RequestLimitExceeded', 503],
+    ['InternalFailure', 500],
+    ['ServiceUnavailable', 503],
+    ['SomethingNew', 502],
+  ])('%s (HTTP %d) is retryable AwsRetryable', (name, status) => {
+    const f = classifyAwsError(serviceError(name, status), ctx);
+    expect(f.type).toBe(ErrorTypes.AwsRetryable);
+    expect(f.nonRetryable).toBe(false);
+  });
+
+  it.each(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT'])('a %s network error is retryable', (code) => {
+    expect(classifyAwsError(netError(code), ctx)).toMatchObject({ type: ErrorTypes.AwsRetryable, nonRetryable: false });
+  });
+
+  it('a socket hang up and a TimeoutError are retryable', () => {
+    expect(classifyAwsError(new Error('socket hang up'), ctx).nonRetryable).toBe(false);
+    const timeout = Object.assign(new Error('Connection timed out after 1000 ms'), { name: 'TimeoutError' });
+    expect(classifyAwsError(timeout, ctx)).toMatchObject({ type: ErrorTypes.AwsRetryable, nonRetryable: false });
+  });
+
+  it.each([
+    ['ValidationException', ErrorTypes.AwsValidation],
+    ['ResourceLimitExceeded', ErrorTypes.AwsValidation],
+    ['AccessDeniedException', ErrorTypes.AwsAccessDenied],
+    ['UnrecognizedClientException', ErrorTypes.AwsAccessDenied],
+    ['ExpiredTokenException', ErrorTypes.AwsAccessDenied],
+    ['ResourceNotFound', ErrorTypes.AwsNotFound],
+  ])('%s is non-retryable %s', (name, type) => {
+    const f = classifyAwsError(serviceError(name, name.startsWith('Access') ? 403 : 400), ctx);
+    expect(f.type).toBe(type);
+    expect(f.nonRetryable).toBe(true);
+  });
+
+  it('names the operation, the resource, the AWS code and what to do', () => {
+    const f = classifyAwsError(serviceError('ValidationException', 400, "Value 'x' at 'roleArn' failed"), ctx);
+    expect(f.message).toContain('CreateTrainingJob (training job p-abc-train) failed: ValidationException, HTTP 400');
+    expect(f.message).toContain("Value 'x' at 'roleArn' failed");
+    expect(f.message).toMatch(/fix the value/);
+    expect(f.details?.[0]).toEqual({ operation: 'CreateTrainingJob', resource: 'training job p-abc-train', awsCode: 'ValidationException', httpStatus: 400, requestId: 'req-1' });
+  });
+
+  it('tells a person to request a quota increase on ResourceLimitExceeded', () => {
+    expect(classifyAwsError(serviceError('ResourceLimitExceeded', 400), ctx).message).toMatch(/quota/);
+  });
+
+  it('reads a missing endpoint reported as ValidationException as not found', () => {
+    const e = serviceError('ValidationException', 400, 'Could not find endpoint "x".');
+    expect(isNotFoundError(e)).toBe(true);
+    expect(classifyAwsError(e, ctx).type).toBe(ErrorTypes.AwsNotFound);
+  });
+
+  it('recognises "already exists" in both of SageMaker\'s phrasings', () => {
+    expect(isAlreadyExistsError(new ResourceInUse({ $metadata: {}, message: 'in use' }))).toBe(true);
+    expect(isAlreadyExistsError(serviceError('ValidationException', 400, 'Cannot create already existing model "arn:..."'))).toBe(true);
+    expect(isAlreadyExistsError(serviceError('ValidationException', 400, 'bad role'))).toBe(false);
+    expect(isNotFoundError(new ResourceNotFound({ $metadata: {}, message: 'nope' }))).toBe(true);
+  });
+
+  it('passes an ApplicationFailure through unchanged (classified once)', () => {
+    const original = ApplicationFailure.nonRetryable('already classified', ErrorTypes.TrainingFailed);
+    expect(classifyAwsError(original, ctx)).toBe(original);
+  });
+});
+
+describe('notReady', () => {
+  it('is a retryable NotReady that reports the last status and the poll number', () => {
+    const f = notReady({ resource: 'training job j', status: 'InProgress (Training)', poll: 4 });
+    expect(f).toMatchObject({ type: ErrorTypes.NotReady, nonRetryable: false, category: 'BENIGN' });
+    expect(f.message).toBe('training job j is InProgress (Training); not ready yet (poll 4)');
+  });
+});

@@ -1,0 +1,54 @@
+import { classifyEndpoint, classifyTrainingJob, classifyTransformJob } from '../../src/aws/status';
+
+describe('classifyTrainingJob', () => {
+  it('treats Completed as done', () => {
+    expect(classifyTrainingJob({ TrainingJobStatus: 'Completed', SecondaryStatus: 'Completed' }).state).toBe('done');
+  });
+  it('treats Stopped as failed, not done, and says so even without a FailureReason', () => {
+    const c = classifyTrainingJob({ TrainingJobStatus: 'Stopped', SecondaryStatus: 'MaxRuntimeExceeded' });
+    expect(c.state).toBe('failed');
+    expect(c.reason).toMatch(/maximum runtime/);
+  });
+  it('carries the FailureReason of a Failed job', () => {
+    const c = classifyTrainingJob({ TrainingJobStatus: 'Failed', FailureReason: 'AlgorithmError: boom' });
+    expect(c).toEqual({ state: 'failed', status: 'Failed', reason: 'AlgorithmError: boom' });
+  });
+  it.each(['InProgress', 'Stopping'] as const)('treats %s as in progress with the secondary status shown', (status) => {
+    const c = classifyTrainingJob({
+      TrainingJobStatus: status,
+      SecondaryStatus: 'Training',
+      SecondaryStatusTransitions: [{ Status: 'Training', StartTime: new Date(), StatusMessage: 'Training image download completed' }],
+    });
+    expect(c.state).toBe('in-progress');
+    expect(c.status).toBe(`${status} (Training)`);
+    expect(c.reason).toBe('Training image download completed');
+  });
+});
+
+describe('classifyEndpoint', () => {
+  it.each(['Creating', 'Updating', 'SystemUpdating', 'RollingBack', 'Deleting'] as const)('treats %s as in progress', (s) => {
+    expect(classifyEndpoint({ EndpointStatus: s }).state).toBe('in-progress');
+  });
+  it('treats InService as done, keeping a FailureReason left by a failed update', () => {
+    expect(classifyEndpoint({ EndpointStatus: 'InService', FailureReason: 'new variant unhealthy' })).toEqual({
+      state: 'done',
+      status: 'InService',
+      reason: 'new variant unhealthy',
+    });
+  });
+  it('treats Failed as failed with its FailureReason', () => {
+    expect(classifyEndpoint({ EndpointStatus: 'Failed', FailureReason: 'ping failed' })).toEqual({ state: 'failed', status: 'Failed', reason: 'ping failed' });
+  });
+  it.each(['OutOfService', 'UpdateRollbackFailed'] as const)('treats %s as failed', (s) => {
+    expect(classifyEndpoint({ EndpointStatus: s }).state).toBe('failed');
+  });
+});
+
+describe('classifyTransformJob', () => {
+  it('maps Completed, Failed, Stopped and InProgress', () => {
+    expect(classifyTransformJob({ TransformJobStatus: 'Completed' }).state).toBe('done');
+    expect(classifyTransformJob({ TransformJobStatus: 'Failed', FailureReason: 'x' })).toEqual({ state: 'failed', status: 'Failed', reason: 'x' });
+    expect(classifyTransformJob({ TransformJobStatus: 'Stopped' }).state).toBe('failed');
+    expect(classifyTransformJob({ TransformJobStatus: 'InProgress' }).state).toBe('in-progress');
+  });
+});
