@@ -646,7 +646,7 @@ class PipelineRun {
       initialInterval: poll.initialMs,
       backoffCoefficient: 1.5,
       maximumInterval: poll.maxMs,
-      maximumAttempts: 0, // unlimited: the deadline is scheduleToCloseTimeout
+      // maximumAttempts left unset (unlimited): the deadline is scheduleToCloseTimeout.
       nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
     };
     this.trainingWait = wf.proxyActivities<Activities>({
