@@ -136,7 +136,7 @@ function fromZodIssue(issue: z.core.$ZodIssue, input: unknown, schema: z.core.$Z
   switch (issue.code) {
     case 'invalid_type': {
       const expected = typeName(issue.expected);
-      if (value === undefined) return [{ path, message: 'required', found, expected }];
+      if (value === undefined) return [{ path, message: `required${misspeltAs(issue.path, input, schema)}`, found, expected }];
       return [{ path, message: `must be ${expected}`, found, expected }];
     }
     case 'unrecognized_keys':
@@ -158,12 +158,14 @@ function fromZodIssue(issue: z.core.$ZodIssue, input: unknown, schema: z.core.$Z
       ];
     }
     case 'invalid_format': {
+      // Our schema words its patterns ("must be a duration such as 90s ..."); that wording beats the raw regex.
       const custom = !issue.message.startsWith('Invalid');
       const pattern = issue.pattern ?? issue.format;
+      if (custom) return [{ path, message: issue.message, found, expected: issue.message.replace(/^must be /, '') }];
       return [
         {
           path,
-          message: custom ? issue.message : `must be a valid ${issue.format}`,
+          message: `must be a valid ${issue.format}`,
           found,
           expected: issue.format === 'regex' ? `a string matching ${pattern}` : `a valid ${issue.format}`,
         },
@@ -176,7 +178,7 @@ function fromZodIssue(issue: z.core.$ZodIssue, input: unknown, schema: z.core.$Z
         .map((inner) => typeName(inner.expected));
       const unique = [...new Set(branches)];
       if (unique.length === issue.errors.length && unique.length > 0) {
-        const expected = unique.join(' or ');
+        const expected = unique.length > 2 ? `${unique.slice(0, -1).join(', ')} or ${unique[unique.length - 1]}` : unique.join(' or ');
         return [{ path, message: value === undefined ? 'required' : `must be ${expected}`, found, expected }];
       }
       // A branch matched the type but failed deeper: its issues are the useful ones.
@@ -223,6 +225,17 @@ function sizeExpected(origin: string, limit: number | bigint, inclusive: boolean
 }
 
 // --- unknown keys and suggestions ------------------------------------------
+
+/** For a missing field, a hint when its parent holds an unknown key that looks like a misspelling of it. */
+function misspeltAs(path: readonly PathKey[], input: unknown, schema: z.core.$ZodType): string {
+  const name = path[path.length - 1];
+  const parentPath = path.slice(0, -1);
+  const parent = valueAt(input, parentPath);
+  const known = objectKeysAt(schema, parentPath);
+  if (typeof name !== 'string' || !known || parent === null || typeof parent !== 'object' || Array.isArray(parent)) return '';
+  const strangers = Object.keys(parent).filter((key) => !known.includes(key) && closest(key, known) === name);
+  return strangers.length > 0 ? ` (is "${strangers[0]}" a misspelling of ${name}?)` : '';
+}
 
 function unknownKey(parentPath: readonly PathKey[], key: string, input: unknown, schema: z.core.$ZodType): SpecIssue {
   const path = formatPath([...parentPath, key]);
@@ -304,12 +317,16 @@ export function closest(name: string, candidates: readonly string[]): string | u
   let bestDistance = Infinity;
   for (const candidate of candidates) {
     const d = candidate.toLowerCase() === lower ? 0 : editDistance(lower, candidate.toLowerCase());
-    if (d < bestDistance) {
+    // On a tie, a candidate of the same length is likelier a swap of letters ("=>" for ">=").
+    if (d < bestDistance || (d === bestDistance && best !== undefined && candidate.length === name.length && best.length !== name.length)) {
       best = candidate;
       bestDistance = d;
     }
   }
   if (best === undefined) return undefined;
+  // A clipped name ("train" for "training") is a typo too, however many letters are missing.
+  const prefixed = lower.length >= 3 ? candidates.find((c) => c.toLowerCase().startsWith(lower)) : undefined;
+  if (bestDistance > 1 && prefixed !== undefined) return prefixed;
   const allowed = Math.max(1, Math.min(3, Math.floor(Math.max(name.length, best.length) / 3)));
   return bestDistance <= allowed ? best : undefined;
 }

@@ -261,8 +261,8 @@ function checkDurations(spec: PipelineSpec, ctx: Ctx): void {
     report(
       ctx,
       ['timeouts', 'training'],
-      `(${spec.timeouts.training}) is shorter than training.maxRuntime (${spec.training.maxRuntime}): the pipeline would give up on a job SageMaker still runs; raise timeouts.training to at least ${spec.training.maxRuntime}`,
-      { found: spec.timeouts.training, expected: `at least ${spec.training.maxRuntime}` },
+      `is shorter than training.maxRuntime (${spec.training.maxRuntime}): the pipeline would give up on a job SageMaker still runs; raise timeouts.training to at least ${spec.training.maxRuntime}`,
+      { found: JSON.stringify(spec.timeouts.training), expected: `at least ${spec.training.maxRuntime}` },
     );
   const s = spec.deployment.strategy;
   for (const field of ['waitInterval', 'terminationWait'] as const) {

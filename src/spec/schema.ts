@@ -198,10 +198,13 @@ const PipelineSpecObject = z
 
 /**
  * The whole spec: field shapes plus the cross-field rules. The rules run only
- * once every field has the right shape, so a spec with a typo reports the
- * typo first and the cross-field problems on the next try.
+ * once every field is valid on its own (zod would otherwise run them after
+ * non-aborting failures such as a malformed duration), so a spec with a typo
+ * reports the typo first and the cross-field problems on the next try.
  */
-export const PipelineSpecSchema = PipelineSpecObject.superRefine(checkCrossFieldRules);
+export const PipelineSpecSchema = PipelineSpecObject.superRefine(checkCrossFieldRules, {
+  when: (payload) => payload.issues.length === 0,
+});
 
 /** A spec as written (defaults not yet applied). */
 export type PipelineSpecInput = z.input<typeof PipelineSpecObject>;
