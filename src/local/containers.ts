@@ -359,7 +359,12 @@ export class ContainerLauncher {
           `image ${imageUri} is not in the local image store (${this.imageStore}): build it first (snapshotContext) or check CHAMP_IMAGE_STORE`,
         );
       }
-      throw new ContainerStartError(`image ${imageUri} is not in the local image store and no Docker engine answers`);
+      if (setting === 'auto') {
+        throw new ContainerStartError(`image ${imageUri} is not in the local image store and no Docker engine answers`);
+      }
+      throw new ContainerStartError(
+        `image ${imageUri} is not in the local image store, and CHAMP_LOCAL_ISOLATION=${setting} runs only local images (champ.local/...): build it locally or use a Docker engine`,
+      );
     }
     if (setting === 'namespace') {
       if (!(await namespaceIsolationAvailable())) {

@@ -51,15 +51,20 @@ if mode == 'sleep':
 /**
  * serve: GET /ping 200; POST /invocations answers "<model.txt>|<body>" with the
  * request's Accept as content type. SERVE_MODE=never: /ping always 503.
+ * SERVE_DELAY_MS: time each invocation takes (keeps requests in flight during a switch).
  */
 export const SERVE_PY = `#!/usr/bin/env python3
-import os, sys
+import os, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 model_dir = os.environ['SM_MODEL_DIR'] if os.environ.get('USE_OPT_ML') != '1' else '/opt/ml/model'
 model = open(os.path.join(model_dir, 'model.txt')).read() if os.path.exists(os.path.join(model_dir, 'model.txt')) else 'no-model'
 never = os.environ.get('SERVE_MODE') == 'never'
+delay = float(os.environ.get('SERVE_DELAY_MS', '0')) / 1000
 class H(BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'
+    # Headers and body in one segment: separate small writes meet Nagle and delayed ACKs (40 ms each).
+    disable_nagle_algorithm = True
+    wbufsize = -1
     def log_message(self, *a):
         pass
     def reply(self, code, body, ctype='text/plain'):
@@ -76,6 +81,8 @@ class H(BaseHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get('Content-Length') or 0)
         body = self.rfile.read(n)
+        if delay:
+            time.sleep(delay)
         if self.headers.get('Content-Type') == 'application/unsupported':
             self.reply(415, b'unsupported content type')
             return

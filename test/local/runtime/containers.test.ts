@@ -1,0 +1,198 @@
+import { spawn } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import {
+  ContainerLauncher,
+  dockerAvailable,
+  isolationFromEnv,
+  liveContainerPids,
+  namespaceIsolationAvailable,
+  type RunningContainer,
+} from '../../../src/local/containers';
+import { snapshotContext } from '../../../src/local/image-store';
+import { isProcessAlive, makeTempDir, removeDir } from './fixtures';
+
+/** train: prints its SM_* view and /opt/ml's content, starts a grandchild, then waits. */
+const TRAIN_SH = `#!/bin/sh
+echo "SM_MODEL_DIR=$SM_MODEL_DIR"
+echo "SM_CHANNEL_TRAIN=$SM_CHANNEL_TRAIN"
+echo "SM_HPS=$SM_HPS"
+echo "SM_HP_EPOCHS=$SM_HP_EPOCHS"
+echo "SM_HOSTS=$SM_HOSTS"
+echo "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY"
+echo "marker=$(cat /opt/ml/marker 2>/dev/null || echo none)"
+echo "arg=$1"
+sleep 60 &
+echo "grandchild=$!"
+[ "$WAIT" = "1" ] && wait
+exit 0
+`;
+
+let root: string;
+let store: string;
+let imageUri: string;
+
+beforeAll(async () => {
+  root = await makeTempDir('containers');
+  store = path.join(root, 'store');
+  const ctx = path.join(root, 'ctx');
+  await fsp.mkdir(path.join(ctx, 'program'), { recursive: true });
+  await fsp.writeFile(path.join(ctx, 'program', 'train'), TRAIN_SH, { mode: 0o755 });
+  await fsp.writeFile(path.join(ctx, 'program', 'serve'), '#!/bin/sh\nexit 0\n', { mode: 0o644 });
+  imageUri = (await snapshotContext({ contextDir: ctx, repository: 'shell', store })).imageUri;
+});
+
+afterAll(async () => {
+  await removeDir(root);
+});
+
+async function optMl(name: string): Promise<string> {
+  const dir = path.join(root, name, 'opt', 'ml');
+  await fsp.mkdir(path.join(dir, 'model'), { recursive: true });
+  await fsp.writeFile(path.join(dir, 'marker'), name);
+  return dir;
+}
+
+function collect(): { lines: string[]; onLine: (l: string) => void; value: (key: string) => string | undefined } {
+  const lines: string[] = [];
+  return {
+    lines,
+    onLine: (l) => lines.push(l),
+    value: (key) => lines.find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1),
+  };
+}
+
+async function waitFor(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('ContainerLauncher', () => {
+  it('env isolation: the program sees SM_* variables pointing at the job folder, and no control-plane credentials', async () => {
+    const launcher = new ContainerLauncher({ imageStore: store, isolation: 'env' });
+    const dir = await optMl('env-job');
+    const out = collect();
+    process.env.AWS_SECRET_ACCESS_KEY = 'do-not-leak';
+    let c: RunningContainer;
+    try {
+      c = await launcher.start({
+        imageUri,
+        command: 'train',
+        optMlDir: dir,
+        environment: {},
+        logFile: path.join(root, 'env-job', 'log'),
+        name: 'env-job',
+        channels: ['train'],
+        hyperParameters: { epochs: '3' },
+        onLine: out.onLine,
+      });
+    } finally {
+      delete process.env.AWS_SECRET_ACCESS_KEY;
+    }
+    expect(c.mode).toBe('env');
+    expect(await c.exited).toEqual({ code: 0, signal: null });
+    expect(out.value('SM_MODEL_DIR')).toBe(path.join(dir, 'model'));
+    expect(out.value('SM_CHANNEL_TRAIN')).toBe(path.join(dir, 'input', 'data', 'train'));
+    expect(out.value('SM_HPS')).toBe('{"epochs":"3"}');
+    expect(out.value('SM_HP_EPOCHS')).toBe('3');
+    expect(out.value('SM_HOSTS')).toBe('["algo-1"]');
+    expect(out.value('AWS_SECRET_ACCESS_KEY')).toBe('');
+    expect(out.value('arg')).toBe('train');
+    expect(await fsp.readFile(path.join(root, 'env-job', 'log'), 'utf8')).toContain('SM_HOSTS=["algo-1"]');
+    // The main process ended, so the container did: its grandchild went with it.
+    const grandchild = Number(out.value('grandchild'));
+    await waitFor(() => !isProcessAlive(grandchild));
+  });
+
+  it('namespace isolation: /opt/ml is the job folder, privately per process', async () => {
+    if (!(await namespaceIsolationAvailable())) {
+      console.warn('skipping namespace isolation: not available here');
+      return;
+    }
+    const launcher = new ContainerLauncher({ imageStore: store, isolation: 'namespace' });
+    const [a, b] = await Promise.all(
+      ['ns-a', 'ns-b'].map(async (name) => {
+        const out = collect();
+        const c = await launcher.start({ imageUri, command: 'train', optMlDir: await optMl(name), environment: {}, logFile: path.join(root, name, 'log'), name, onLine: out.onLine });
+        expect(c.mode).toBe('namespace');
+        await c.exited;
+        return out;
+      }),
+    );
+    expect(a!.value('marker')).toBe('ns-a');
+    expect(b!.value('marker')).toBe('ns-b');
+  });
+
+  it('stop() kills the whole process group, grandchildren included', async () => {
+    const launcher = new ContainerLauncher({ imageStore: store, isolation: 'env' });
+    const out = collect();
+    const c = await launcher.start({ imageUri, command: 'train', optMlDir: await optMl('stop-job'), environment: { WAIT: '1' }, logFile: path.join(root, 'stop-job', 'log'), name: 'stop', onLine: out.onLine });
+    await waitFor(() => out.value('grandchild') !== undefined);
+    const grandchild = Number(out.value('grandchild'));
+    expect(isProcessAlive(grandchild)).toBe(true);
+    expect(liveContainerPids()).toContain(c.pid);
+    const exit = await c.stop(1_000);
+    expect(exit.signal).toBe('SIGTERM');
+    await waitFor(() => !isProcessAlive(grandchild));
+    expect(liveContainerPids()).not.toContain(c.pid);
+  });
+
+  it('refuses a program that is not executable, saying how to fix it', async () => {
+    const launcher = new ContainerLauncher({ imageStore: store, isolation: 'env' });
+    await expect(
+      launcher.start({ imageUri, command: 'serve', optMlDir: await optMl('noexec'), environment: {}, logFile: path.join(root, 'noexec', 'log'), name: 'x' }),
+    ).rejects.toThrow(/program\/serve is not executable; make it executable \(chmod \+x\)/);
+  });
+
+  it('refuses images it cannot run, with the reason', async () => {
+    const launcher = new ContainerLauncher({ imageStore: store, isolation: 'env' });
+    await expect(launcher.modeFor('champ.local/shell:ctx-0000000000000000')).rejects.toThrow(/is not in the local image store/);
+    await expect(launcher.modeFor('python:3.11')).rejects.toThrow(/image python:3.11 is not in the local image store, and CHAMP_LOCAL_ISOLATION=env runs only local images/);
+    // Only when no engine answers (as on this machine) does auto mode name Docker as the missing piece.
+    if (!(await dockerAvailable())) {
+      await expect(new ContainerLauncher({ imageStore: store, isolation: 'auto' }).modeFor('python:3.11')).rejects.toThrow(
+        'image python:3.11 is not in the local image store and no Docker engine answers',
+      );
+    }
+  });
+
+  it('reads CHAMP_LOCAL_ISOLATION and rejects an unknown mode naming the choices', () => {
+    expect(isolationFromEnv({})).toBe('auto');
+    expect(isolationFromEnv({ CHAMP_LOCAL_ISOLATION: 'namespace' })).toBe('namespace');
+    expect(() => isolationFromEnv({ CHAMP_LOCAL_ISOLATION: 'chroot' })).toThrow(/CHAMP_LOCAL_ISOLATION="chroot" is not a mode: use auto, docker, namespace or env/);
+  });
+
+  it('kills its containers when the control plane process is terminated', async () => {
+    const script = path.join(root, 'plane.ts');
+    const containersModule = path.resolve(__dirname, '../../../src/local/containers');
+    await fsp.writeFile(
+      script,
+      `import { ContainerLauncher } from ${JSON.stringify(containersModule)};
+const launcher = new ContainerLauncher({ imageStore: ${JSON.stringify(store)}, isolation: 'env' });
+launcher.start({ imageUri: ${JSON.stringify(imageUri)}, command: 'train', optMlDir: ${JSON.stringify(path.join(root, 'plane', 'opt', 'ml'))},
+  environment: { WAIT: '1' }, logFile: ${JSON.stringify(path.join(root, 'plane', 'log'))}, name: 'plane',
+  onLine: (l) => { if (l.startsWith('grandchild=')) console.log(l); } }).then((c) => console.log('pid=' + c.pid));
+setInterval(() => undefined, 1000);
+`,
+    );
+    const tsx = path.resolve(__dirname, '../../../node_modules/.bin/tsx');
+    const plane = spawn(tsx, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    plane.stdout.on('data', (c: Buffer) => (text += c.toString()));
+    try {
+      await waitFor(() => /pid=\d+/.test(text) && /grandchild=\d+/.test(text), 20_000);
+      const pid = Number(/pid=(\d+)/.exec(text)![1]);
+      const grandchild = Number(/grandchild=(\d+)/.exec(text)![1]);
+      expect(isProcessAlive(pid)).toBe(true);
+      const exited = new Promise((r) => plane.once('exit', r));
+      plane.kill('SIGTERM');
+      await exited;
+      await waitFor(() => !isProcessAlive(pid) && !isProcessAlive(grandchild));
+    } finally {
+      plane.kill('SIGKILL');
+    }
+  }, 30_000);
+});
