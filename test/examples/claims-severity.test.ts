@@ -257,6 +257,16 @@ describe('claims-severity example (python3 processes)', () => {
     expect(existsSync(join(root, 'model', 'model.json'))).toBe(false);
   });
 
+  test('an out-of-range power and a misspelt name are both reported in one failure', async () => {
+    const root = join(work, 'bad-hp-2');
+    const r = await train(root, data, { power: '2', pwer: '1.5', sagemaker_region: 'ignored' });
+    expect(r.code).not.toBe(0);
+    const failure = readFileSync(join(root, 'output', 'failure'), 'utf8');
+    expect(failure).toMatch(/hyperparameter 'power' must be a number strictly between 1 and 2.*got '2'/);
+    expect(failure).toMatch(/unknown hyperparameter 'pwer'/);
+    expect(failure).not.toMatch(/sagemaker_region/);
+  });
+
   test('drift changes the generated data, and a retrain moves the coefficients to the drifted truth', async () => {
     const drifted = join(work, 'drifted');
     const driftTruth = await generate(drifted, ROWS, 7, 1.0);
