@@ -106,6 +106,12 @@ describe('valid fixtures', () => {
     expect(spec.training.hyperparameters).toEqual({ power: 1.5, max_iter: 100, tol: '1e-8', l2: 0.0001 });
   });
 
+  test('a loaded spec survives a JSON round trip and parses again to itself (the worker re-validates it)', () => {
+    const { spec } = loadSpecFile(valid('claims-severity.yaml'));
+    const again = parseSpec(JSON.parse(JSON.stringify(spec)) as unknown);
+    expect(again).toEqual(spec);
+  });
+
   test('a JSON spec loads by its extension, defaults applied', () => {
     const { spec } = loadSpecFile(valid('linear-prebuilt.json'));
     expect(spec.deployment.strategy).toMatchObject({ type: 'linear', linearStepPercent: 25, terminationWait: '0s' });
