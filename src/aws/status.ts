@@ -12,8 +12,9 @@ export interface Classification {
   reason?: string;
 }
 
-type TrainingDescribe = Pick<DescribeTrainingJobResponse, 'TrainingJobStatus' | 'SecondaryStatus' | 'FailureReason'> &
-  Partial<Pick<DescribeTrainingJobResponse, 'SecondaryStatusTransitions'>>;
+type TrainingDescribe = Partial<
+  Pick<DescribeTrainingJobResponse, 'TrainingJobStatus' | 'SecondaryStatus' | 'FailureReason' | 'SecondaryStatusTransitions'>
+>;
 
 export function classifyTrainingJob(d: TrainingDescribe): Classification {
   const status = d.TrainingJobStatus ?? 'Unknown';
@@ -40,7 +41,7 @@ export function classifyTrainingJob(d: TrainingDescribe): Classification {
   }
 }
 
-type EndpointDescribe = Pick<DescribeEndpointOutput, 'EndpointStatus' | 'FailureReason'>;
+type EndpointDescribe = Partial<Pick<DescribeEndpointOutput, 'EndpointStatus' | 'FailureReason'>>;
 
 export function classifyEndpoint(d: EndpointDescribe): Classification {
   const status = d.EndpointStatus ?? 'Unknown';
@@ -66,7 +67,7 @@ export function classifyEndpoint(d: EndpointDescribe): Classification {
   }
 }
 
-type TransformDescribe = Pick<DescribeTransformJobResponse, 'TransformJobStatus' | 'FailureReason'>;
+type TransformDescribe = Partial<Pick<DescribeTransformJobResponse, 'TransformJobStatus' | 'FailureReason'>>;
 
 export function classifyTransformJob(d: TransformDescribe): Classification {
   const status = d.TransformJobStatus ?? 'Unknown';

@@ -1,0 +1,243 @@
+import {
+  CreateEndpointCommand,
+  CreateModelCommand,
+  DeleteEndpointConfigCommand,
+  DeleteModelCommand,
+  DescribeEndpointCommand,
+  DescribeEndpointConfigCommand,
+  ListEndpointConfigsCommand,
+  ListModelsCommand,
+  UpdateEndpointCommand,
+} from '@aws-sdk/client-sagemaker';
+import { InvokeEndpointCommand, ModelError } from '@aws-sdk/client-sagemaker-runtime';
+import { createActivities } from '../../src/activities';
+import { deploymentConfig, jsonPathExists } from '../../src/activities/endpoint';
+import type { DeployEndpointInput } from '../../src/activities/types';
+import { ErrorTypes } from '../../src/shared';
+import { activityRunner, awsError, failureOf, mockedClients } from './helpers';
+
+const strategy = { type: 'all-at-once' as const, waitInterval: '5m', terminationWait: '0s', alarms: [] };
+const deployInput = (over: Partial<DeployEndpointInput> = {}): DeployEndpointInput => ({ endpointName: 'claims', configName: 'claims-new-config', strategy, tags: {}, ...over });
+const missing = () => awsError('ValidationException', 400, 'Could not find endpoint "claims".');
+const smokeTest = { contentType: 'application/json', accept: 'application/json', body: { instances: [[1, 2]] }, expectStatus: 200, expectJsonPaths: ['predictions.0.score'] };
+
+describe('deployEndpoint', () => {
+  it('creates the endpoint when DescribeEndpoint says it does not exist', async () => {
+    const { clients, sageMakerMock } = mockedClients();
+    sageMakerMock.on(DescribeEndpointCommand).rejects(missing());
+    sageMakerMock.on(CreateEndpointCommand).resolves({ EndpointArn: 'arn:ep' });
+    const r = await activityRunner().run(createActivities({ clients }).deployEndpoint, deployInput());
+    expect(r).toEqual({ action: 'created' });
+    expect(sageMakerMock.commandCalls(CreateEndpointCommand)[0]!.args[0].input).toMatchObject({ EndpointName: 'claims', EndpointConfigName: 'claims-new-config' });
+  });
+
+  it('updates an InService endpoint with the strategy\'s DeploymentConfig and reports the previous config', async () => {
+    const { clients, sageMakerMock } = mockedClients();
+    sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointName: 'claims', EndpointStatus: 'InService', EndpointConfigName: 'claims-old-config' });
+    sageMakerMock.on(UpdateEndpointCommand).resolves({ EndpointArn: 'arn:ep' });
+    const canary = { type: 'canary' as const, canaryPercent: 10, waitInterval: '10m', terminationWait: '5m', alarms: ['claims-5xx'] };
+    const r = await activityRunner().run(createActivities({ clients }).deployEndpoint, deployInput({ strategy: canary }));
+    expect(r).toEqual({ action: 'updated', previousConfigName: 'claims-old-config' });
+    const req = sageMakerMock.commandCalls(UpdateEndpointCommand)[0]!.args[0].input;
+    expect(req.EndpointConfigName).toBe('claims-new-config');
+    expect(req.DeploymentConfig).toEqual({
+      BlueGreenUpdatePolicy: {
+        TrafficRoutingConfiguration: { Type: 'CANARY', WaitIntervalInSeconds: 600, CanarySize: { Type: 'CAPACITY_PERCENT', Value: 10 } },
+        TerminationWaitInSeconds: 300,
+        MaximumExecutionTimeoutInSeconds: 2 * 600 + 300 + 1800,
+      },
+      AutoRollbackConfiguration: { Alarms: [{ AlarmName: 'claims-5xx' }] },
+    });
+  });
+
+  it('does not update again when a retry finds the endpoint already on our config', async () => {
+    const { clients, sageMakerMock } = mockedClients();
+    sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'InService', EndpointConfigName: 'claims-new-config' });
+    expect(await activityRunner().run(createActivities({ clients }).deployEndpoint, deployInput())).toEqual({ action: 'updated' });
+    expect(sageMakerMock.commandCalls(UpdateEndpointCommand)).toHaveLength(0);
+  });
+
+  it('refuses a Failed endpoint non-retryably with its FailureReason', async () => {
+    const { clients, sageMakerMock } = mockedClients();
+    sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'Failed', FailureReason: 'The primary container did not pass the ping health check' });
+    const f = await failureOf(activityRunner().run(createActivities({ clients }).deployEndpoint, deployInput()));
+    expect(f).toMatchObject({ type: ErrorTypes.EndpointFailed, nonRetryable: true });
+    expect(f.message).toContain('ping health check');
+    expect(f.message).toContain('champ does not recreate a failed endpoint');
+    expect(sageMakerMock.commandCalls(UpdateEndpointCommand)).toHaveLength(0);
+  });
+
+  it('waits (NotReady) while another change is in flight, but recognises its own pending update', async () => {
+    const { clients, sageMakerMock } = mockedClients();
+    const acts = createActivities({ clients });
+    sageMakerMock
+      .on(DescribeEndpointCommand)
+      .resolvesOnce({ EndpointStatus: 'Updating', EndpointConfigName: 'a', PendingDeploymentSummary: { EndpointConfigName: 'other' } })
+      .resolvesOnce({ EndpointStatus: 'Updating', EndpointConfigName: 'a', PendingDeploymentSummary: { EndpointConfigName: 'claims-new-config' } });
+    expect(await failureOf(activityRunner().run(acts.deployEndpoint, deployInput()))).toMatchObject({ type: ErrorTypes.NotReady, nonRetryable: false });
+    expect(await activityRunner().run(acts.deployEndpoint, deployInput())).toEqual({ action: 'updated', previousConfigName: 'a' });
+    expect(sageMakerMock.commandCalls(UpdateEndpointCommand)).toHaveLength(0);
+  });
+});
+
+describe('deploymentConfig', () => {
+  it('maps all-at-once, blue-green and linear', () => {
+    expect(deploymentConfig(strategy).BlueGreenUpdatePolicy?.TrafficRoutingConfiguration).toEqual({ Type: 'ALL_AT_ONCE', WaitIntervalInSeconds: 0 });
+    expect(deploymentConfig({ ...strategy, type: 'blue-green' }).BlueGreenUpdatePolicy?.TrafficRoutingConfiguration).toEqual({ Type: 'ALL_AT_ONCE', WaitIntervalInSeconds: 300 });
+    const linear = deploymentConfig({ ...strategy, type: 'linear', linearStepPercent: 25 }).BlueGreenUpdatePolicy!;
+    expect(linear.TrafficRoutingConfiguration).toEqual({ Type: 'LINEAR', WaitIntervalInSeconds: 300, LinearStepSize: { Type: 'CAPACITY_PERCENT', Value: 25 } });
+    expect(linear.MaximumExecutionTimeoutInSeconds).toBe(4 * 300 + 1800);
+  });
+});
+
+describe('awaitEndpoint', () => {
+  it('throws NotReady while Creating and returns the state once InService or Failed', async () => {
+    const { clients, sageMakerMock } = mockedClients();
+    const acts = createActivities({ clients });
+    sageMakerMock
+      .on(DescribeEndpointCommand)
+      .resolvesOnce({ EndpointName: 'claims', EndpointStatus: 'Creating' })
+      .resolvesOnce({ EndpointName: 'claims', EndpointStatus: 'InService', EndpointConfigName: 'c1' })
+      .resolvesOnce({ EndpointName: 'claims', EndpointStatus: 'Failed', EndpointConfigName: 'c1', FailureReason: 'boom' });
+    expect(await failureOf(activityRunner(2).run(acts.awaitEndpoint, { endpointName: 'claims' }))).toMatchObject({ type: ErrorTypes.NotReady });
+    expect(await activityRunner().run(acts.awaitEndpoint, { endpointName: 'claims' })).toEqual({ endpointName: 'claims', status: 'InService', configName: 'c1' });
+    expect(await activityRunner().run(acts.awaitEndpoint, { endpointName: 'claims' })).toEqual({
+      endpointName: 'claims',
+      status: 'Failed',
+      configName: 'c1',
+      failureReason: 'boom',
+    });
+  });
+  it('fails AwsNotFound when the endpoint is gone', async () => {
+    const { clients, sageMakerMock } = mockedClients();
+    sageMakerMock.on(DescribeEndpointCommand).rejects(missing());
+    expect(await failureOf(activityRunner().run(createActivities({ clients }).awaitEndpoint, { endpointName: 'claims' }))).toMatchObject({
+      type: ErrorTypes.AwsNotFound,
+      nonRetryable: true,
+    });
+  });
+});
+
+describe('verifyEndpoint', () => {
+  it('detects an endpoint left InService on the old config by a failed update', async () => {
+    const { clients, sageMakerMock, runtimeMock } = mockedClients();
+    sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'InService', EndpointConfigName: 'old', FailureReason: 'new variant failed ping' });
+    const r = await activityRunner().run(createActivities({ clients }).verifyEndpoint, { endpointName: 'claims', expectedConfigName: 'new', smokeTest });
+    expect(r.ok).toBe(false);
+    expect(r.reason).toContain('runs config old, not new');
+    expect(r.reason).toContain('new variant failed ping');
+    expect(runtimeMock.calls()).toHaveLength(0);
+  });
+
+  it('fails on a FailureReason even when the config matches', async () => {
+    const { clients, sageMakerMock } = mockedClients();
+    sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'InService', EndpointConfigName: 'new', FailureReason: 'scaling failed' });
+    const r = await activityRunner().run(createActivities({ clients }).verifyEndpoint, { endpointName: 'claims', expectedConfigName: 'new' });
+    expect(r).toEqual({ ok: false, reason: 'endpoint claims reports a failure: scaling failed' });
+  });
+
+  it('passes when the smoke test answers with every expected JSON path, sending the body as JSON', async () => {
+    const { clients, sageMakerMock, runtimeMock } = mockedClients();
+    sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'InService', EndpointConfigName: 'new' });
+    runtimeMock.on(InvokeEndpointCommand).resolves({ Body: Buffer.from('{"predictions":[{"score":0.7}]}') as never, ContentType: 'application/json' });
+    const r = await activityRunner().run(createActivities({ clients }).verifyEndpoint, { endpointName: 'claims', expectedConfigName: 'new', smokeTest });
+    expect(r).toEqual({ ok: true, response: { status: 200, excerpt: '{"predictions":[{"score":0.7}]}' } });
+    const sent = runtimeMock.commandCalls(InvokeEndpointCommand)[0]!.args[0].input;
+    expect(Buffer.from(sent.Body as Uint8Array).toString()).toBe('{"instances":[[1,2]]}');
+    expect(sent).toMatchObject({ ContentType: 'application/json', Accept: 'application/json' });
+  });
+
+  it('fails when a JSON path is missing, and keeps the excerpt within 500 characters', async () => {
+    const { clients, sageMakerMock, runtimeMock } = mockedClients();
+    sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'InService', EndpointConfigName: 'new' });
+    runtimeMock.on(InvokeEndpointCommand).resolves({ Body: Buffer.from(JSON.stringify({ predictions: [], pad: 'x'.repeat(2000) })) as never });
+    const r = await activityRunner().run(createActivities({ clients }).verifyEndpoint, { endpointName: 'claims', expectedConfigName: 'new', smokeTest });
+    expect(r.ok).toBe(false);
+    expect(r.reason).toBe('the smoke test response lacks predictions.0.score');
+    expect(r.response?.excerpt.length).toBe(500);
+  });
+
+  it('reads the container\'s status from a ModelError', async () => {
+    const { clients, sageMakerMock, runtimeMock } = mockedClients();
+    sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'InService', EndpointConfigName: 'new' });
+    runtimeMock.on(InvokeEndpointCommand).rejects(new ModelError({ $metadata: { httpStatusCode: 424 }, message: 'Received client error (415)', OriginalStatusCode: 415, OriginalMessage: 'unsupported content type' }));
+    const r = await activityRunner().run(createActivities({ clients }).verifyEndpoint, { endpointName: 'claims', expectedConfigName: 'new', smokeTest });
+    expect(r).toEqual({ ok: false, reason: 'the smoke test got HTTP 415, expected 200', response: { status: 415, excerpt: 'unsupported content type' } });
+  });
+
+  it('retries (rather than judges) a throttled smoke test', async () => {
+    const { clients, sageMakerMock, runtimeMock } = mockedClients();
+    sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'InService', EndpointConfigName: 'new' });
+    runtimeMock.on(InvokeEndpointCommand).rejects(awsError('ThrottlingException', 400));
+    expect(await failureOf(activityRunner().run(createActivities({ clients }).verifyEndpoint, { endpointName: 'claims', expectedConfigName: 'new', smokeTest }))).toMatchObject({
+      type: ErrorTypes.AwsRetryable,
+    });
+  });
+});
+
+describe('jsonPathExists', () => {
+  it('follows object keys and numeric array indices', () => {
+    const v = { a: [{ b: null }, { c: 0 }] };
+    expect(jsonPathExists(v, 'a.0.b')).toBe(true);
+    expect(jsonPathExists(v, 'a.1.c')).toBe(true);
+    expect(jsonPathExists(v, 'a.2')).toBe(false);
+    expect(jsonPathExists(v, 'a.x')).toBe(false);
+    expect(jsonPathExists(v, 'a.0.b.z')).toBe(false);
+  });
+});
+
+describe('creates and deletes', () => {
+  it('treats "Cannot create already existing model" as ours and a missing model on delete as fine', async () => {
+    const { clients, sageMakerMock } = mockedClients();
+    const acts = createActivities({ clients });
+    sageMakerMock.on(CreateModelCommand).rejects(awsError('ValidationException', 400, 'Cannot create already existing model "arn:aws:sagemaker:us-east-1:1:model/m".'));
+    await expect(
+      activityRunner().run(acts.createModel, { modelName: 'm', imageUri: 'i', modelArtifact: 's3://a', roleArn: 'arn:aws:iam::123456789012:role/r', environment: {}, tags: {} }),
+    ).resolves.toBeUndefined();
+    sageMakerMock.on(DeleteModelCommand).rejects(awsError('ValidationException', 400, 'Could not find model "m".'));
+    await expect(activityRunner().run(acts.deleteModel, { name: 'm' })).resolves.toBeUndefined();
+  });
+});
+
+describe('cleanupOldVersions', () => {
+  const day = (n: number) => new Date(Date.UTC(2025, 0, n));
+  it('keeps the newest configs including the live one, and never deletes the live config or its model', async () => {
+    const { clients, sageMakerMock } = mockedClients();
+    sageMakerMock.on(ListEndpointConfigsCommand).resolves({
+      EndpointConfigs: [
+        { EndpointConfigName: 'claims-e-config', CreationTime: day(5), EndpointConfigArn: 'a' },
+        { EndpointConfigName: 'claims-d-config', CreationTime: day(4), EndpointConfigArn: 'a' },
+        { EndpointConfigName: 'claims-c-config', CreationTime: day(3), EndpointConfigArn: 'a' },
+        { EndpointConfigName: 'claims-b-config', CreationTime: day(2), EndpointConfigArn: 'a' },
+        { EndpointConfigName: 'other-claims-x-config', CreationTime: day(1), EndpointConfigArn: 'a' },
+      ],
+    });
+    sageMakerMock.on(ListModelsCommand).resolves({
+      Models: ['e', 'd', 'c', 'b'].map((k, i) => ({ ModelName: `claims-${k}-model`, CreationTime: day(5 - i), ModelArn: 'a' })),
+    });
+    // The live config is an old one (a rollback happened).
+    sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'InService', EndpointConfigName: 'claims-b-config' });
+    sageMakerMock.on(DescribeEndpointConfigCommand).callsFake((input: { EndpointConfigName: string }) => ({
+      ProductionVariants: [{ VariantName: 'AllTraffic', ModelName: input.EndpointConfigName.replace('-config', '-model') }],
+    }));
+    sageMakerMock.on(DeleteEndpointConfigCommand).resolves({});
+    sageMakerMock.on(DeleteModelCommand).resolves({});
+    const r = await activityRunner().run(createActivities({ clients }).cleanupOldVersions, { pipeline: 'claims', endpointName: 'claims', keep: 2 });
+    expect(r.deletedConfigs.sort()).toEqual(['claims-c-config', 'claims-d-config']);
+    expect(r.deletedModels.sort()).toEqual(['claims-c-model']);
+    expect(r.deletedConfigs).not.toContain('claims-b-config');
+    expect(r.deletedModels).not.toContain('claims-b-model');
+    expect(r.deletedConfigs).not.toContain('other-claims-x-config');
+  });
+
+  it('reports nothing cleaned (and warns) when the control plane cannot list', async () => {
+    const { clients, sageMakerMock } = mockedClients(true);
+    sageMakerMock.on(ListEndpointConfigsCommand).rejects(awsError('UnknownOperationException', 400, 'ListEndpointConfigs is not supported'));
+    const runner = activityRunner();
+    expect(await runner.run(createActivities({ clients }).cleanupOldVersions, { pipeline: 'claims', endpointName: 'claims', keep: 2 })).toEqual({
+      deletedConfigs: [],
+      deletedModels: [],
+    });
+    expect(runner.logs.some((l) => l.level === 'warn')).toBe(true);
+  });
+});
