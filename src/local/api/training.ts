@@ -168,7 +168,7 @@ export const createTrainingJob: Handler = (ctx, req) => {
   const channels = v.arr('InputDataConfig', { min: 1, max: 20 }) ?? [];
   channels.forEach((c, i) => {
     if (!isObject(c)) return;
-    if (typeof c.ChannelName !== 'string' || !/^[A-Za-z0-9\.\-_]+$/.test(c.ChannelName) || c.ChannelName.length > 64) {
+    if (typeof c.ChannelName !== 'string' || !/^[A-Za-z0-9.\-_]+$/.test(c.ChannelName) || c.ChannelName.length > 64) {
       v.fail(`InputDataConfig.${i + 1}.ChannelName`, c.ChannelName ?? null, 'Member must satisfy regular expression pattern: [A-Za-z0-9\\.\\-_]+');
     }
     const uri = isObject(c.DataSource) && isObject(c.DataSource.S3DataSource) ? c.DataSource.S3DataSource.S3Uri : undefined;

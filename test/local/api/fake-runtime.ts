@@ -174,11 +174,13 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
 }
 
 /** Runs `call` and returns the error it throws (fails the test if it does not). */
-export async function rejectionOf(call: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number }; [k: string]: unknown }> {
+export type ServiceError = Error & { $metadata?: { httpStatusCode?: number }; [k: string]: unknown };
+
+export async function rejectionOf(call: Promise<unknown>): Promise<ServiceError> {
   try {
     await call;
   } catch (e) {
-    return e as Error & { $metadata?: { httpStatusCode?: number } };
+    return e as ServiceError;
   }
   throw new Error('expected the call to fail, and it succeeded');
 }

@@ -1,0 +1,63 @@
+import {
+  CreateEndpointCommand,
+  CreateEndpointConfigCommand,
+  CreateModelCommand,
+  CreateModelPackageCommand,
+  CreateModelPackageGroupCommand,
+  CreateTrainingJobCommand,
+  DescribeEndpointCommand,
+  DescribeModelPackageCommand,
+  DescribeTrainingJobCommand,
+} from '@aws-sdk/client-sagemaker';
+import { InvokeEndpointCommand } from '@aws-sdk/client-sagemaker-runtime';
+import { injectFault } from '../../../src/local/admin-client';
+import { startHarness, until, type Harness } from './fake-runtime';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h.close();
+});
+
+test('after a restart a running training job is Failed with the restart reason, and a serving endpoint comes back', async () => {
+  await h.sm.send(
+    new CreateTrainingJobCommand({
+      TrainingJobName: 'cut-off',
+      AlgorithmSpecification: { TrainingImage: 'local/m:1', TrainingInputMode: 'File' },
+      RoleArn: 'arn:aws:iam::000000000000:role/champ-local',
+      OutputDataConfig: { S3OutputPath: 'file:///tmp/out' },
+      ResourceConfig: { InstanceType: 'ml.m5.large', InstanceCount: 1, VolumeSizeInGB: 1 },
+      StoppingCondition: { MaxRuntimeInSeconds: 60 },
+    }),
+  );
+  await h.sm.send(new CreateModelCommand({ ModelName: 'm', PrimaryContainer: { Image: 'local/m:1' } }));
+  await h.sm.send(new CreateEndpointConfigCommand({ EndpointConfigName: 'c', ProductionVariants: [{ VariantName: 'AllTraffic', ModelName: 'm', InitialInstanceCount: 1 }] }));
+  await h.sm.send(new CreateEndpointCommand({ EndpointName: 'survivor', EndpointConfigName: 'c' }));
+  await until('InService', async () => ((await h.sm.send(new DescribeEndpointCommand({ EndpointName: 'survivor' }))).EndpointStatus === 'InService' ? true : undefined));
+  await h.sm.send(new CreateModelPackageGroupCommand({ ModelPackageGroupName: 'g' }));
+  const { ModelPackageArn } = await h.sm.send(new CreateModelPackageCommand({ ModelPackageGroupName: 'g', ModelApprovalStatus: 'Approved' }));
+
+  await h.restart();
+  // The new server's fakes serve nothing until the recovery deploys again; hold it in Creating to see that status.
+  await injectFault(h.server.url, { kind: 'hold', resource: 'endpoint', status: 'Creating', ms: 300, count: 1 });
+
+  const job = await h.sm.send(new DescribeTrainingJobCommand({ TrainingJobName: 'cut-off' }));
+  expect(job.TrainingJobStatus).toBe('Failed');
+  expect(job.FailureReason).toBe('The local control plane restarted while the job was running; start a new job.');
+  expect(job.TrainingEndTime).toBeInstanceOf(Date);
+
+  expect((await h.sm.send(new DescribeEndpointCommand({ EndpointName: 'survivor' }))).EndpointStatus).toBe('Creating');
+  const ep = await until('back InService', async () => {
+    const d = await h.sm.send(new DescribeEndpointCommand({ EndpointName: 'survivor' }));
+    return d.EndpointStatus === 'InService' ? d : undefined;
+  });
+  expect(ep.EndpointConfigName).toBe('c');
+  expect(h.endpoints.deploys).toEqual([{ endpointName: 'survivor', configName: 'c' }]);
+  const out = await h.rt.send(new InvokeEndpointCommand({ EndpointName: 'survivor', Body: Buffer.from('x') }));
+  expect(out.InvokedProductionVariant).toBe('AllTraffic');
+
+  const p = await h.sm.send(new DescribeModelPackageCommand({ ModelPackageName: ModelPackageArn }));
+  expect(p.ModelApprovalStatus).toBe('Approved');
+});
