@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, createWriteStream, promises as fsp, type WriteStream } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { defaultImageStore, parseLocalImageUri, resolveLocalImage } from './image-store';
 
 export type IsolationMode = 'docker' | 'namespace' | 'env';
@@ -19,6 +20,7 @@ export const CONTAINER_OPT_ML = '/opt/ml';
 /** Port a container serves on inside Docker; the host side is the request's port. */
 const DOCKER_SERVE_PORT = 8080;
 const LOG_TAIL_LINES = 50;
+const MAX_LINE_CHARS = 64 * 1024;
 
 export interface ContainerLauncherOptions {
   /** Image store root; defaults to `defaultImageStore()`. */
@@ -123,6 +125,12 @@ async function probeNamespace(): Promise<boolean> {
   }
 }
 
+/** What this machine offers; the control plane calls it at startup to log it and warm the caches. */
+export async function detectCapabilities(): Promise<{ docker: boolean; namespace: boolean }> {
+  const [docker, namespace] = await Promise.all([dockerAvailable(), namespaceIsolationAvailable()]);
+  return { docker, namespace };
+}
+
 /** For tests: forget the cached capability answers. */
 export function resetCapabilityCache(): void {
   dockerCheck = undefined;
@@ -220,6 +228,8 @@ class ContainerProcess implements RunningContainer {
   private alive = true;
   private readonly tail: string[] = [];
   private readonly partial: Record<'out' | 'err', string> = { out: '', err: '' };
+  // Per stream, so a multi-byte character split across chunks decodes whole.
+  private readonly decoders = { out: new StringDecoder('utf8'), err: new StringDecoder('utf8') };
 
   constructor(
     private readonly child: ChildProcess,
@@ -296,14 +306,21 @@ class ContainerProcess implements RunningContainer {
 
   private output(stream: 'out' | 'err', chunk: Buffer): void {
     this.log.write(chunk);
-    const text = this.partial[stream] + chunk.toString('utf8');
+    const text = this.partial[stream] + this.decoders[stream].write(chunk);
     const lines = text.split(/\r?\n/);
-    this.partial[stream] = lines.pop() ?? '';
+    let rest = lines.pop() ?? '';
+    // A program that never ends its line must not grow memory without bound.
+    if (rest.length > MAX_LINE_CHARS) {
+      lines.push(rest);
+      rest = '';
+    }
+    this.partial[stream] = rest;
     for (const line of lines) this.line(line);
   }
 
   private flushPartial(): void {
     for (const s of ['out', 'err'] as const) {
+      this.partial[s] += this.decoders[s].end();
       if (this.partial[s]) this.line(this.partial[s]);
       this.partial[s] = '';
     }

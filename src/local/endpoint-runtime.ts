@@ -94,6 +94,8 @@ export class LocalEndpointRuntime implements EndpointRuntime {
   private readonly invokeTimeoutMs: number;
   private readonly endpoints = new Map<string, EndpointState>();
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  /** Ports handed to live instances: the kernel may hand a just-probed free port out again. */
+  private readonly reservedPorts = new Set<number>();
   private deploySeq = 0;
 
   constructor(opts: LocalEndpointRuntimeOptions) {
@@ -240,7 +242,7 @@ export class LocalEndpointRuntime implements EndpointRuntime {
     const modelDir = path.join(optMl, 'model');
     await fsp.mkdir(modelDir, { recursive: true });
     if (spec.modelDataUrl) await unpackModel(spec, modelDir);
-    const port = await freePort();
+    const port = await this.reservePort();
     let container: RunningContainer;
     try {
       container = await this.launcher.start({
@@ -253,6 +255,7 @@ export class LocalEndpointRuntime implements EndpointRuntime {
         port,
       });
     } catch (err) {
+      this.reservedPorts.delete(port);
       throw new Error(`The primary container for production variant ${spec.variantName} could not start: ${(err as Error).message}`);
     }
     const inst: Instance = { variantName: spec.variantName, port, dir, container, inFlight: 0 };
@@ -292,8 +295,19 @@ export class LocalEndpointRuntime implements EndpointRuntime {
     await Promise.all(instances.map((i) => this.stopInstance(i)));
   }
 
+  private async reservePort(): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      const port = await freePort();
+      if (!this.reservedPorts.has(port) || attempt >= 20) {
+        this.reservedPorts.add(port);
+        return port;
+      }
+    }
+  }
+
   private async stopInstance(inst: Instance): Promise<void> {
     await inst.container.stop(this.stopGraceMs);
+    this.reservedPorts.delete(inst.port);
     // The unpacked model can be large; the log stays for whoever investigates.
     await fsp.rm(path.join(inst.dir, 'opt'), { recursive: true, force: true }).catch(() => undefined);
   }

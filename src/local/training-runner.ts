@@ -148,6 +148,7 @@ export class LocalTrainingRunner implements TrainingRunner {
       const timer =
         req.maxRuntimeSeconds > 0
           ? setTimeout(() => {
+              if (!container.isAlive()) return;
               runtimeExceeded = true;
               void container.stop(this.stopGraceMs);
             }, req.maxRuntimeSeconds * 1000)
