@@ -154,6 +154,8 @@ export function hasErrorCode(err: unknown, ...codes: string[]): boolean {
 /** SageMaker reports many missing resources as ValidationException ("Could not find endpoint ..."). */
 export function isNotFoundError(err: unknown): boolean {
   const f = errorFacts(err);
+  // An operation the server lacks may come back as 404 too; that is no answer about the resource.
+  if (f.code === 'UnknownOperationException') return false;
   if (NOT_FOUND.has(f.code) || f.httpStatus === 404) return true;
   return (
     (f.code === 'ValidationException' || f.code === 'ValidationError') &&
