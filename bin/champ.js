@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // The `champ` command: the compiled client when `npm run build` has run, else the TypeScript source through tsx.
+// Node 20 is supported; the AWS SDK's notice about its future versions is noise in a CLI.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');
 

@@ -1,6 +1,7 @@
 // `npm run dev`: the Temporal dev server (UI included), the local SageMaker
 // control plane and a worker, until Ctrl-C. `--aws` leaves the control plane out.
 import { startStack } from '../src/dev/stack';
+import { loadConfig } from '../src/config';
 import { createLogger } from '../src/logging';
 
 function port(name: string, fallback: number): number {
@@ -16,7 +17,14 @@ function port(name: string, fallback: number): number {
 
 async function main(): Promise<void> {
   const aws = process.argv.includes('--aws');
-  const log = createLogger({ level: process.env.LOG_LEVEL ?? 'info', name: 'champ-dev' });
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    console.error(`champ dev: ${(err as Error).message}`);
+    process.exit(2);
+  }
+  const log = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, name: 'champ-dev' });
   const stack = await startStack({
     home: process.env.CHAMP_HOME ?? '.champ',
     temporalPort: port('CHAMP_TEMPORAL_PORT', 7233),

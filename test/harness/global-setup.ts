@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { executableFor, searchAttributeKeys, withStartRetries } from '../../src/temporal-server';
 
 export default async function globalSetup(): Promise<void> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const runDir = mkdtempSync(join(tmpdir(), 'champ-test-'));
   process.env.CHAMP_TEST_RUN_DIR = runDir;
   const env = await withStartRetries(() =>
