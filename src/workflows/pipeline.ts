@@ -254,9 +254,10 @@ class PipelineRun {
           modelVersion: candidate.version,
           deadline: new Date(Date.now() + timeout).toISOString(),
         };
-        const decided = await wf.condition(() => this.decision !== undefined, timeout);
+        await wf.condition(() => this.decision !== undefined, timeout);
         this.status.approval.awaiting = false;
-        if (decided && this.decision) return this.decision;
+        // A decision that arrived with the deadline's timer still counts: its sender was told it did.
+        if (this.decision) return this.decision;
         const approve = approval.onTimeout === 'approve';
         return {
           decision: approve ? 'approved' : 'rejected',
@@ -449,7 +450,8 @@ class PipelineRun {
   private async fail(err: unknown): Promise<unknown> {
     const cancelled = wf.isCancellation(err);
     const reason = cancelled ? 'pipeline cancelled' : `pipeline failed: ${describe(err)}`;
-    wf.log.error(cancelled ? 'pipeline cancelled' : 'pipeline failed', { reason });
+    if (cancelled) wf.log.warn('pipeline cancelled');
+    else wf.log.error('pipeline failed', { reason });
     this.closeOpenTiming();
     if (this.status.approval) this.status.approval.awaiting = false;
     if (this.compensations.length > 0) {
