@@ -38,6 +38,20 @@ export const resourceInUse = (message: string): SageMakerError => new SageMakerE
 
 export const resourceNotFound = (message: string): SageMakerError => new SageMakerError('ResourceNotFound', message);
 
+/**
+ * SageMaker's quota refusal ("The account-level service limit '...' is N Units,
+ * with current utilization of N Units and a request delta of 1 Units. ..."),
+ * followed by how to lift the local limit.
+ */
+export function resourceLimitExceeded(limitName: string, limit: number, current: number, unit: string, localFix: string): SageMakerError {
+  return new SageMakerError(
+    'ResourceLimitExceeded',
+    `The account-level service limit '${limitName}' is ${limit} ${unit}, with current utilization of ${current} ${unit} and a request delta of 1 ${unit}. ` +
+      `Please use AWS Service Quotas to request an increase for this quota. If AWS Service Quotas is not available, contact AWS support to request an increase for this quota. ` +
+      `(Local control plane: ${localFix}.)`,
+  );
+}
+
 /** One constraint violation, phrased as the service phrases it. */
 export interface ConstraintViolation {
   /** The member path in camelCase, as SageMaker prints it: `algorithmSpecification.trainingImage`. */

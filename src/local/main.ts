@@ -1,4 +1,5 @@
 // Entry point: `npm run local-sagemaker [-- --port 8787 --state-dir ./.champ]`.
+import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_PORT, startLocalSageMaker } from './server';
 
@@ -15,8 +16,9 @@ async function main(): Promise<void> {
     .description('A local SageMaker-compatible control plane (SageMaker JSON 1.1 API and SageMaker Runtime invocations)')
     .option('--port <port>', `port on 127.0.0.1; env CHAMP_LOCAL_SAGEMAKER_PORT; default ${DEFAULT_PORT}`, portArg)
     .option('--state-dir <dir>', 'champ home; state lives under <dir>/local-sagemaker; env CHAMP_HOME; default ./.champ')
+    .option('--image-store <dir>', 'where local images (champ.local/<repo>:<tag>) live; env CHAMP_IMAGE_STORE; default <state-dir>/images')
     .parse();
-  const opts = program.opts<{ port?: number; stateDir?: string }>();
+  const opts = program.opts<{ port?: number; stateDir?: string; imageStore?: string }>();
   const envPort = process.env.CHAMP_LOCAL_SAGEMAKER_PORT;
   let port = opts.port;
   if (port === undefined && envPort) {
@@ -26,9 +28,11 @@ async function main(): Promise<void> {
       throw new Error(`CHAMP_LOCAL_SAGEMAKER_PORT: ${(e as Error).message}`);
     }
   }
+  const stateDir = opts.stateDir ?? process.env.CHAMP_HOME ?? './.champ';
   const server = await startLocalSageMaker({
     port: port ?? DEFAULT_PORT,
-    stateDir: opts.stateDir ?? process.env.CHAMP_HOME ?? './.champ',
+    stateDir,
+    imageStore: opts.imageStore ?? process.env.CHAMP_IMAGE_STORE ?? resolve(stateDir, 'images'),
   });
   process.stdout.write(`local SageMaker listening on ${server.url}\n`);
 

@@ -7,6 +7,8 @@ export interface TrainingRunRequest {
   imageUri: string;
   /** A folder of this job's own under the state folder; the runtime lays out `opt/ml` inside it. */
   jobDir: string;
+  /** Where the log is kept (the API names it in status messages). Default `<jobDir>/train.log`. */
+  logFile?: string;
   /** As given to CreateTrainingJob: string values. */
   hyperParameters: Record<string, string>;
   /** CreateTrainingJob's InputDataConfig as given (channels with file:// S3Uri). */

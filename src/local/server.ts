@@ -9,7 +9,16 @@ import { AdminControls, parseFault } from './admin';
 import type { ApiContext, Handler } from './api/common';
 import { isObject } from './api/common';
 import { createEndpoint, deleteEndpoint, describeEndpoint, invokeEndpoint, listEndpoints, recoverEndpoints, updateEndpoint } from './api/endpoints';
-import { createEndpointConfig, createModel, deleteEndpointConfig, deleteModel, describeEndpointConfig, describeModel } from './api/models';
+import {
+  createEndpointConfig,
+  createModel,
+  deleteEndpointConfig,
+  deleteModel,
+  describeEndpointConfig,
+  describeModel,
+  listEndpointConfigs,
+  listModels,
+} from './api/models';
 import {
   createModelPackage,
   createModelPackageGroup,
@@ -22,14 +31,19 @@ import {
 import { addTags, listTags } from './api/tags';
 import { createTrainingJob, describeTrainingJob, listTrainingJobs, recoverTrainingJobs, RESTART_REASON, stopTrainingJob } from './api/training';
 import { createTransformJob, describeTransformJob, recoverTransformJobs, stopTransformJob } from './api/transform';
+import { ContainerLauncher } from './containers';
 import { SageMakerError } from './errors';
 import { LocalEndpointRuntime } from './endpoint-runtime';
+import { defaultImageStore } from './image-store';
 import type { EndpointRuntime, TrainingRunner } from './runtime';
 import { LocalTrainingRunner } from './training-runner';
 import { StateStore, type JsonObject } from './state';
 
 export const DEFAULT_PORT = 8787;
 export const DEFAULT_HEALTH_TIMEOUT_MS = 60_000;
+/** Account quotas of the local account (SageMaker's defaults are per instance type; one number is enough locally). */
+export const DEFAULT_MAX_ENDPOINTS = 10;
+export const DEFAULT_MAX_TRAINING_JOBS = 10;
 export const LOCAL_ACCOUNT = '000000000000';
 
 const OPERATIONS: Record<string, Handler> = {
@@ -40,9 +54,11 @@ const OPERATIONS: Record<string, Handler> = {
   CreateModel: createModel,
   DescribeModel: describeModel,
   DeleteModel: deleteModel,
+  ListModels: listModels,
   CreateEndpointConfig: createEndpointConfig,
   DescribeEndpointConfig: describeEndpointConfig,
   DeleteEndpointConfig: deleteEndpointConfig,
+  ListEndpointConfigs: listEndpointConfigs,
   CreateEndpoint: createEndpoint,
   DescribeEndpoint: describeEndpoint,
   UpdateEndpoint: updateEndpoint,
@@ -76,6 +92,17 @@ export interface LocalSageMakerOptions {
   stateDir: string;
   /** The processes behind the API. Default: the local runtime (containers or processes) working under `<stateDir>/local-sagemaker/`. */
   runtime?: LocalRuntime;
+  /**
+   * Where local images (`champ.local/<repo>:<tag>`) are looked up when the
+   * default runtime is used. Default: `$CHAMP_IMAGE_STORE`, else `<$CHAMP_HOME or ./.champ>/images`.
+   */
+  imageStore?: string;
+  /**
+   * Account limits answered with ResourceLimitExceeded. Defaults: env
+   * CHAMP_LOCAL_MAX_ENDPOINTS (endpoints that hold processes: Creating, InService,
+   * Updating) and CHAMP_LOCAL_MAX_TRAINING_JOBS (training jobs InProgress), each 10.
+   */
+  limits?: { maxEndpoints?: number; maxTrainingJobs?: number };
   /** Default: env AWS_REGION, else us-east-1. */
   region?: string;
   /** How long a variant may take to answer /ping. Default: env CHAMP_LOCAL_HEALTH_TIMEOUT_MS, else 60000. */
@@ -95,10 +122,11 @@ export interface LocalSageMaker {
 }
 
 /** The real runtime: training runs and serving variants as containers or processes. */
-export function defaultRuntime(stateRoot: string): LocalRuntime {
+export function defaultRuntime(stateRoot: string, imageStore: string = defaultImageStore()): LocalRuntime {
+  const launcher = new ContainerLauncher({ imageStore });
   return {
-    training: new LocalTrainingRunner(),
-    endpoints: new LocalEndpointRuntime({ workDir: join(stateRoot, 'endpoints') }),
+    training: new LocalTrainingRunner({ launcher }),
+    endpoints: new LocalEndpointRuntime({ workDir: join(stateRoot, 'endpoints'), launcher }),
   };
 }
 
@@ -147,7 +175,7 @@ export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<
   const state = new StateStore(stateRoot);
   const admin = new AdminControls();
   const tasks = new Set<Promise<unknown>>();
-  const { training, endpoints } = opts.runtime ?? defaultRuntime(stateRoot);
+  const { training, endpoints } = opts.runtime ?? defaultRuntime(stateRoot, opts.imageStore ? resolve(opts.imageStore) : undefined);
   const ctx: ApiContext = {
     state,
     region: opts.region ?? process.env.AWS_REGION ?? 'us-east-1',
@@ -157,6 +185,10 @@ export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<
     admin,
     healthTimeoutMs: opts.healthTimeoutMs ?? envInt('CHAMP_LOCAL_HEALTH_TIMEOUT_MS') ?? DEFAULT_HEALTH_TIMEOUT_MS,
     workDir: stateRoot,
+    limits: {
+      maxEndpoints: opts.limits?.maxEndpoints ?? envInt('CHAMP_LOCAL_MAX_ENDPOINTS') ?? DEFAULT_MAX_ENDPOINTS,
+      maxTrainingJobs: opts.limits?.maxTrainingJobs ?? envInt('CHAMP_LOCAL_MAX_TRAINING_JOBS') ?? DEFAULT_MAX_TRAINING_JOBS,
+    },
     live: { training: new Map(), endpoints: new Map(), transforms: new Map() },
     track(task) {
       const t = task.catch((e: unknown) => log(`background task failed: ${(e as Error)?.stack ?? String(e)}`));

@@ -88,7 +88,7 @@ export class LocalTrainingRunner implements TrainingRunner {
 
   private async execute(req: TrainingRunRequest, active: ActiveRun): Promise<TrainingOutcome> {
     const jobDir = path.resolve(req.jobDir);
-    const logFile = path.join(jobDir, 'train.log');
+    const logFile = req.logFile ? path.resolve(req.logFile) : path.join(jobDir, 'train.log');
     const metrics = new Map<string, { value: number; at: Date }>();
     const outcome = (o: Omit<TrainingOutcome, 'logFile' | 'finalMetrics'>): TrainingOutcome => ({
       ...o,
@@ -103,6 +103,7 @@ export class LocalTrainingRunner implements TrainingRunner {
 
     try {
       await fsp.mkdir(jobDir, { recursive: true });
+      await fsp.mkdir(path.dirname(logFile), { recursive: true });
       await fsp.writeFile(logFile, '', { flag: 'a' });
       active.onProgress({ secondaryStatus: 'Starting', message: 'Preparing the instances for training' });
 

@@ -15,6 +15,8 @@ export interface ApiContext {
   healthTimeoutMs: number;
   /** Folder for per-job working folders (training runs, transform outputs scratch). */
   workDir: string;
+  /** Account quotas: beyond them a create answers ResourceLimitExceeded. */
+  limits: { maxEndpoints: number; maxTrainingJobs: number };
   /** Keeps a background task (a run, a deployment) known so shutdown can wait for it. */
   track(task: Promise<unknown>): void;
   /**

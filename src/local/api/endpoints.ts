@@ -1,6 +1,6 @@
 // Endpoints: Create/Describe/Update/Delete/List, the status machine driven by
 // the endpoint runtime, and SageMaker Runtime's InvokeEndpoint.
-import { SageMakerError, validation } from '../errors';
+import { resourceLimitExceeded, SageMakerError, validation } from '../errors';
 import type { InvokeRequest, InvokeResponse, VariantSpec } from '../runtime';
 import { key, type EndpointRecord, type EndpointStatus, type JsonObject } from '../state';
 import {
@@ -142,6 +142,19 @@ export const createEndpoint: Handler = (ctx, req) => {
   if (ctx.state.data.endpoints[key(name)]) throw validation(`Cannot create already existing endpoint "${endpointArn}".`);
   const config = findEndpointConfig(ctx, configName);
   const specs = variantSpecs(ctx, configName);
+  // Endpoints that hold (or are about to hold) serving processes count; Failed and Deleting ones do not.
+  const holding = Object.values(ctx.state.data.endpoints).filter((r) =>
+    ['Creating', 'InService', 'Updating', 'SystemUpdating', 'RollingBack'].includes(r.describe.EndpointStatus),
+  ).length;
+  if (holding >= ctx.limits.maxEndpoints) {
+    throw resourceLimitExceeded(
+      'Number of endpoints',
+      ctx.limits.maxEndpoints,
+      holding,
+      'Endpoints',
+      `at most ${ctx.limits.maxEndpoints} endpoints serve at once; delete one or raise CHAMP_LOCAL_MAX_ENDPOINTS`,
+    );
+  }
   const now = nowSeconds();
   const rec: EndpointRecord = {
     describe: {

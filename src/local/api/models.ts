@@ -1,7 +1,23 @@
 // Models and endpoint configs: Create/Describe/Delete of each.
 import { validation } from '../errors';
 import { key, type EndpointConfigRecord, type JsonObject, type ModelRecord } from '../state';
-import { arn, compact, isObject, localPath, NAME_PATTERN, nowSeconds, saveTags, snapshot, Validator, type ApiContext, type Handler } from './common';
+import {
+  arn,
+  compact,
+  isObject,
+  localPath,
+  NAME_PATTERN,
+  nowSeconds,
+  pageArgs,
+  paginate,
+  saveTags,
+  snapshot,
+  sortBy,
+  timeArg,
+  Validator,
+  type ApiContext,
+  type Handler,
+} from './common';
 
 export const missingModel = (ctx: ApiContext, name: string) =>
   validation(`Could not find model "${arn(ctx, 'model', name)}".`);
@@ -180,4 +196,47 @@ export const deleteEndpointConfig: Handler = (ctx, req) => {
   delete ctx.state.data.tags[rec.describe.EndpointConfigArn];
   ctx.state.save();
   return {};
+};
+
+/**
+ * What ListModels and ListEndpointConfigs share: NameContains (case-insensitive),
+ * CreationTimeAfter (inclusive, as documented) and CreationTimeBefore, SortBy
+ * Name or CreationTime (default CreationTime), SortOrder (default Descending),
+ * MaxResults 1-100 (default 10) and NextToken.
+ */
+function listByNameAndTime<T extends { CreationTime: number }>(req: JsonObject, all: T[], nameOf: (t: T) => string): { page: T[]; nextToken?: string } {
+  const v = new Validator(req);
+  const page = pageArgs(v, 10);
+  const nameContains = v.str('NameContains', { max: 63, pattern: /^[a-zA-Z0-9-]+$/, patternText: '[a-zA-Z0-9-]+' });
+  const by = v.oneOf('SortBy', ['Name', 'CreationTime'] as const) ?? 'CreationTime';
+  const order = v.oneOf('SortOrder', ['Ascending', 'Descending'] as const) ?? 'Descending';
+  const after = timeArg(v.get('CreationTimeAfter'));
+  const before = timeArg(v.get('CreationTimeBefore'));
+  v.done();
+  const needle = nameContains?.toLowerCase();
+  const matching = all
+    .filter((t) => needle === undefined || nameOf(t).toLowerCase().includes(needle))
+    .filter((t) => (after === undefined || t.CreationTime >= after) && (before === undefined || t.CreationTime < before));
+  // Names break ties in time, so pages stay stable when several were made in the same millisecond.
+  const byName = sortBy(matching, nameOf, 'Ascending');
+  const sorted = by === 'Name' ? sortBy(byName, nameOf, order) : sortBy(byName, (t) => t.CreationTime, order);
+  return paginate(sorted, page, JSON.stringify([needle, by, order, after, before]));
+}
+
+export const listModels: Handler = (ctx, req) => {
+  const all = Object.values(ctx.state.data.models).map((r) => r.describe);
+  const { page, nextToken } = listByNameAndTime(req, all, (d) => d.ModelName);
+  return compact({
+    Models: page.map((d) => ({ ModelName: d.ModelName, ModelArn: d.ModelArn, CreationTime: d.CreationTime })),
+    NextToken: nextToken,
+  });
+};
+
+export const listEndpointConfigs: Handler = (ctx, req) => {
+  const all = Object.values(ctx.state.data.endpointConfigs).map((r) => r.describe);
+  const { page, nextToken } = listByNameAndTime(req, all, (d) => d.EndpointConfigName);
+  return compact({
+    EndpointConfigs: page.map((d) => ({ EndpointConfigName: d.EndpointConfigName, EndpointConfigArn: d.EndpointConfigArn, CreationTime: d.CreationTime })),
+    NextToken: nextToken,
+  });
 };

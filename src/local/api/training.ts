@@ -1,6 +1,6 @@
 // Training jobs: CreateTrainingJob, DescribeTrainingJob, StopTrainingJob, ListTrainingJobs.
 import { join } from 'node:path';
-import { resourceInUse, validation } from '../errors';
+import { resourceInUse, resourceLimitExceeded, validation } from '../errors';
 import type { TrainingOutcome, TrainingProgress, TrainingRunRequest } from '../runtime';
 import { key, type Json, type JsonObject, type TrainingJobRecord, type TrainingJobStatus } from '../state';
 import {
@@ -33,6 +33,13 @@ function find(ctx: ApiContext, name: string): TrainingJobRecord {
   return rec;
 }
 
+/** Where the job's log is kept: the runner writes `<jobDir>/train.log` (see TrainingRunRequest.logFile). */
+export const trainingLogFile = (ctx: ApiContext, jobName: string): string => join(ctx.workDir, 'training', jobName, 'train.log');
+
+/** Status messages name the kept log, so a caller of DescribeTrainingJob can find it (there is no CloudWatch locally). */
+const withLog = (message: string, logFile: string | undefined): string =>
+  logFile ? `${message.replace(/\.?\s*$/, '')}. Log at ${logFile}` : message;
+
 function transition(rec: TrainingJobRecord, status: string, message: string, now = nowSeconds()): void {
   const d = rec.describe;
   const last = d.SecondaryStatusTransitions[d.SecondaryStatusTransitions.length - 1];
@@ -45,7 +52,7 @@ function transition(rec: TrainingJobRecord, status: string, message: string, now
 function finish(
   rec: TrainingJobRecord,
   status: Exclude<TrainingJobStatus, 'InProgress' | 'Stopping'>,
-  detail: { failureReason?: string; outcome?: TrainingOutcome },
+  detail: { failureReason?: string; outcome?: TrainingOutcome; logFile?: string },
 ): void {
   const d = rec.describe;
   const now = nowSeconds();
@@ -55,7 +62,7 @@ function finish(
       : status === 'Stopped'
         ? 'Training job stopped'
         : (detail.failureReason ?? 'Training job failed');
-  transition(rec, status, message, now);
+  transition(rec, status, withLog(message, detail.logFile || undefined), now);
   const last = d.SecondaryStatusTransitions[d.SecondaryStatusTransitions.length - 1];
   if (last) last.EndTime = now;
   d.TrainingJobStatus = status;
@@ -86,6 +93,7 @@ function runRequest(ctx: ApiContext, d: TrainingJobRecord['describe']): Training
     jobName: d.TrainingJobName,
     imageUri: String(algo.TrainingImage),
     jobDir: join(ctx.workDir, 'training', d.TrainingJobName),
+    logFile: trainingLogFile(ctx, d.TrainingJobName),
     hyperParameters: (d.HyperParameters ?? {}) as Record<string, string>,
     inputDataConfig: (d.InputDataConfig ?? []) as unknown as TrainingRunRequest['inputDataConfig'],
     resourceConfig: {
@@ -106,6 +114,7 @@ async function runJob(ctx: ApiContext, k: string, token: symbol): Promise<void> 
     ctx.live.training.get(k) === token ? ctx.state.data.trainingJobs[k] : undefined;
   const rec0 = current();
   if (!rec0) return;
+  const logFile = trainingLogFile(ctx, rec0.describe.TrainingJobName);
 
   const injected = ctx.admin.takeTrainingFailure();
   if (injected !== undefined) {
@@ -125,7 +134,8 @@ async function runJob(ctx: ApiContext, k: string, token: symbol): Promise<void> 
     const status = rec.describe.TrainingJobStatus;
     if (status !== 'InProgress' && !(status === 'Stopping' && p.secondaryStatus === 'Stopping')) return;
     if (rec.describe.SecondaryStatus === p.secondaryStatus) return;
-    transition(rec, p.secondaryStatus, p.message);
+    const named = p.secondaryStatus === 'Starting' || p.secondaryStatus === 'Downloading' ? undefined : logFile;
+    transition(rec, p.secondaryStatus, withLog(p.message, named));
     if (p.secondaryStatus === 'Training' && rec.describe.TrainingStartTime === undefined) {
       rec.describe.TrainingStartTime = nowSeconds();
     }
@@ -143,7 +153,13 @@ async function runJob(ctx: ApiContext, k: string, token: symbol): Promise<void> 
   }
   const rec = current();
   if (!rec) return;
-  finish(rec, outcome.status, { failureReason: outcome.status === 'Failed' ? outcome.failureReason ?? 'Training failed' : undefined, outcome });
+  // A stop that arrived while a finished run was held InProgress wins, as it would have on a still-running job.
+  const status = rec.describe.TrainingJobStatus === 'Stopping' ? 'Stopped' : outcome.status;
+  finish(rec, status, {
+    failureReason: status === 'Failed' ? outcome.failureReason ?? 'Training failed' : undefined,
+    outcome,
+    logFile: outcome.logFile || undefined,
+  });
   if (outcome.logFile) rec.describe.LocalLogFile = outcome.logFile;
   ctx.state.save();
   ctx.live.training.delete(k);
@@ -201,6 +217,19 @@ export const createTrainingJob: Handler = (ctx, req) => {
   if (ctx.state.data.trainingJobs[k]) {
     throw resourceInUse(
       `Training job names must be unique within an AWS account and region, and a training job with this name already exists (${jobArn})`,
+    );
+  }
+  const running = Object.values(ctx.state.data.trainingJobs).filter(
+    (r) => r.describe.TrainingJobStatus === 'InProgress' || r.describe.TrainingJobStatus === 'Stopping',
+  ).length;
+  if (running >= ctx.limits.maxTrainingJobs) {
+    const type = isObject(req.ResourceConfig) && typeof req.ResourceConfig.InstanceType === 'string' ? req.ResourceConfig.InstanceType : 'ml.m5.large';
+    throw resourceLimitExceeded(
+      `${type} for training job usage`,
+      ctx.limits.maxTrainingJobs,
+      running,
+      'Instances',
+      `at most ${ctx.limits.maxTrainingJobs} training jobs run at once; wait for one to end, stop one, or raise CHAMP_LOCAL_MAX_TRAINING_JOBS`,
     );
   }
   const now = nowSeconds();
@@ -320,7 +349,7 @@ export function recoverTrainingJobs(ctx: ApiContext): void {
   for (const rec of Object.values(ctx.state.data.trainingJobs)) {
     const s = rec.describe.TrainingJobStatus;
     if (s === 'InProgress' || s === 'Stopping') {
-      finish(rec, 'Failed', { failureReason: RESTART_REASON });
+      finish(rec, 'Failed', { failureReason: RESTART_REASON, logFile: trainingLogFile(ctx, rec.describe.TrainingJobName) });
       changed = true;
     }
   }

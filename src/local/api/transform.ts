@@ -167,7 +167,7 @@ export const createTransformJob: Handler = (ctx, req) => {
 
 function findTransform(ctx: ApiContext, name: string): TransformJobRecord {
   const rec = ctx.state.data.transformJobs[key(name)];
-  if (!rec) throw validation(`Could not find transform job "${arn(ctx, 'transform-job', name)}".`);
+  if (!rec) throw validation(`Could not find requested job with name ${name}`);
   return rec;
 }
 

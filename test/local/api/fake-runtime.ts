@@ -119,18 +119,22 @@ export interface Harness {
 
 const credentials = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' };
 
-export async function startHarness(opts: { healthTimeoutMs?: number } = {}): Promise<Harness> {
+export async function startHarness(
+  opts: { healthTimeoutMs?: number; deployDelayMs?: number; limits?: { maxEndpoints?: number; maxTrainingJobs?: number } } = {},
+): Promise<Harness> {
   const home = mkdtempSync(join(process.env.CHAMP_TEST_RUN_DIR ?? tmpdir(), 'local-sm-'));
   const h = {} as Harness;
   const boot = async (): Promise<void> => {
     h.training = new FakeTrainingRunner();
     h.endpoints = new FakeEndpointRuntime();
+    if (opts.deployDelayMs !== undefined) h.endpoints.deployDelayMs = opts.deployDelayMs;
     h.server = await startLocalSageMaker({
       port: 0,
       stateDir: home,
       runtime: { training: h.training, endpoints: h.endpoints },
       region: 'us-east-1',
       healthTimeoutMs: opts.healthTimeoutMs ?? 1000,
+      limits: opts.limits,
       log: () => undefined,
     });
     const common = { endpoint: h.server.url, region: 'us-east-1', credentials };
