@@ -12,10 +12,7 @@ import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { createActivities, type PipelineActivities } from '../../src/activities';
 import { createAwsClients, destroyAwsClients, type AwsClients, type StaticCredentials } from '../../src/aws/clients';
-import { ContainerLauncher } from '../../src/local/containers';
-import { LocalEndpointRuntime } from '../../src/local/endpoint-runtime';
 import { startLocalSageMaker, type LocalSageMaker } from '../../src/local/server';
-import { LocalTrainingRunner } from '../../src/local/training-runner';
 import { parseSpec, type PipelineSpec } from '../../src/spec';
 import { PIPELINE_WORKFLOW } from '../../src/shared';
 import type { PipelineInput, PipelineResult, PipelineStatus } from '../../src/workflows';
@@ -85,18 +82,11 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2eEnv> {
     execFileSync('python3', [join(EXAMPLE_DIR, 'generate.py'), '--rows', String(DATA_ROWS), '--seed', '7', '--out', dataDir], { stdio: 'pipe' });
     const imageStore = join(home, 'images');
     mkdirSync(imageStore, { recursive: true });
-    // The control plane is given the same image store as the activities: its
-    // default runtime reads $CHAMP_IMAGE_STORE/$CHAMP_HOME of this process
-    // instead of its stateDir (see test/e2e/local-image-store.test.ts).
-    const launcher = new ContainerLauncher({ imageStore });
-    const stateRoot = join(home, 'local-sagemaker');
+    // The control plane must look images up where the activities store them.
     local = await startLocalSageMaker({
       port: 0,
       stateDir: home,
-      runtime: {
-        training: new LocalTrainingRunner({ launcher, stopGraceMs: 1000 }),
-        endpoints: new LocalEndpointRuntime({ workDir: join(stateRoot, 'endpoints'), launcher, stopGraceMs: 1000, drainTimeoutMs: 5000 }),
-      },
+      imageStore,
       healthTimeoutMs: 30_000,
       log: () => undefined,
     });
@@ -104,7 +94,8 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2eEnv> {
     clients = createAwsClients({
       endpoints: { sagemaker: url, sagemakerRuntime: url },
       env: {},
-      ...(options.credentials ? { credentials: options.credentials } : {}),
+      // A copy: the SDK marks the object it is given (`$source`).
+      ...(options.credentials ? { credentials: { ...options.credentials } } : {}),
     });
     const activities = createActivities({ clients, imageStore, dockerInfoTimeoutMs: 5000 });
     const example = parseYaml(readFileSync(join(EXAMPLE_DIR, 'pipeline.yaml'), 'utf8')) as Record<string, unknown>;
