@@ -1,7 +1,9 @@
 // The training pipeline end to end: the shared Temporal dev server, a real
 // worker with the real activities, the local control plane and the example
 // model. Everything is asserted through the SageMaker SDK and the workflow.
-import { DescribeEndpointCommand, DescribeModelCommand } from '@aws-sdk/client-sagemaker';
+import { DescribeEndpointCommand, DescribeModelCommand, DescribeTrainingJobCommand } from '@aws-sdk/client-sagemaker';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
 import { withWorker } from '../harness/temporal';
 import { activityCompletions } from './history';
@@ -137,6 +139,8 @@ describe('trainingPipeline against the local control plane', () => {
       expect(described).toMatchObject({ EndpointStatus: 'InService', EndpointConfigName: firstConfig });
       const answer = await invokeExample(env.runtimeClient, endpointName);
       expect(answer.model_id).toBe(firstModelId);
+      // Not vacuous: the rolled-back model was a different one.
+      expect(await trainedModelId(second.result.trainingJobName!)).not.toBe(firstModelId);
       expect(answer.predictions[0]!.risk_terms).toHaveProperty('base');
 
       // The first model stays the champion; the rolled-back candidate is marked Rejected.
@@ -148,6 +152,14 @@ describe('trainingPipeline against the local control plane', () => {
     });
   });
 });
+
+/** The model_id in a training job's model.tar.gz (a file:// artifact locally). */
+async function trainedModelId(jobName: string): Promise<string> {
+  const job = await env.sagemakerClient.send(new DescribeTrainingJobCommand({ TrainingJobName: jobName }));
+  const artifact = fileURLToPath(job.ModelArtifacts!.S3ModelArtifacts!);
+  const modelJson = execFileSync('tar', ['-xzOf', artifact, 'model.json'], { encoding: 'utf8' });
+  return (JSON.parse(modelJson) as { model_id: string }).model_id;
+}
 
 async function modelMissing(name: string): Promise<boolean> {
   try {
