@@ -1,0 +1,137 @@
+// `npm run dev` as a user runs it: a real process tree on free ports. The Web
+// UI answers, a worker polls, the real `temporal` CLI sees a workflow our
+// client started, and Ctrl-C (SIGINT to the process group) leaves nothing behind.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { runCli } from '../../src/client';
+import { findTemporalBinary } from '../../src/temporal-server';
+
+const ROOT = resolve(__dirname, '..', '..');
+
+async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => res(port));
+    });
+  });
+}
+
+/** GET without keep-alive, so no pooled socket outlives the test. */
+function httpStatus(url: string): Promise<number> {
+  return new Promise((res, rej) => {
+    get(url, { agent: false }, (r) => {
+      r.resume();
+      res(r.statusCode ?? 0);
+    }).on('error', rej);
+  });
+}
+
+/** Pids of live processes whose command line mentions `needle`. */
+function processesMentioning(needle: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      const env = readFileSync(`/proc/${entry}/environ`, 'utf8');
+      if (cmd.includes(needle) || env.includes(needle)) pids.push(Number(entry));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
+}
+
+describe('npm run dev', () => {
+  let home: string;
+  let dev: ChildProcess | undefined;
+  let output = '';
+
+  beforeAll(() => {
+    home = mkdtempSync(join(tmpdir(), 'champ-dev-test-'));
+  });
+
+  afterAll(() => {
+    dev?.stdout?.destroy();
+    dev?.stderr?.destroy();
+    if (dev?.pid && dev.exitCode === null) {
+      try {
+        process.kill(-dev.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    for (const pid of processesMentioning(home)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('serves the UI, runs a worker the temporal CLI can see work for, and stops cleanly on Ctrl-C', async () => {
+    const [temporalPort, uiPort, sageMakerPort] = [await freePort(), await freePort(), await freePort()];
+    const env = {
+      ...process.env,
+      CHAMP_HOME: home,
+      CHAMP_TEMPORAL_PORT: String(temporalPort),
+      CHAMP_UI_PORT: String(uiPort),
+      CHAMP_LOCAL_SAGEMAKER_PORT: String(sageMakerPort),
+      CHAMP_METRICS_PORT: '0',
+      CHAMP_TASK_QUEUE: 'dev-stack-test',
+      LOG_FORMAT: 'json',
+    };
+    dev = spawn(join(ROOT, 'node_modules', '.bin', 'tsx'), ['scripts/dev.ts'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    dev.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+    dev.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<number | null>((r) => dev!.once('exit', (code) => r(code)));
+
+    const deadline = Date.now() + 60_000;
+    while (!output.includes('Ctrl-C stops everything')) {
+      if (dev.exitCode !== null) throw new Error(`npm run dev exited early:\n${output}`);
+      if (Date.now() > deadline) throw new Error(`npm run dev did not come up in 60 s:\n${output}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(output).toContain(`Web UI        http://127.0.0.1:${uiPort}`);
+    expect(output).toContain('worker polling');
+
+    expect(await httpStatus(`http://127.0.0.1:${uiPort}/`)).toBe(200);
+    expect(await httpStatus(`http://127.0.0.1:${sageMakerPort}/ping`)).toBe(200);
+
+    const cliEnv = { TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`, CHAMP_TASK_QUEUE: 'dev-stack-test' };
+    const lines: string[] = [];
+    const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l), env: cliEnv };
+    const workflowId = `dev-stack-${Date.now()}`;
+    expect(await runCli(['run', join(ROOT, 'examples', 'claims-severity', 'pipeline.yaml'), '--id', workflowId], io)).toBe(0);
+
+    const temporal = findTemporalBinary('temporal');
+    expect(temporal).toBeDefined();
+    const list = spawnSync(temporal!, ['workflow', 'list', '--address', `127.0.0.1:${temporalPort}`, '--output', 'json'], { encoding: 'utf8' });
+    expect(list.status).toBe(0);
+    expect(list.stdout).toContain(workflowId);
+
+    // The worker picked it up: the workflow's history goes past its first task.
+    let history = '';
+    for (let i = 0; i < 50 && !/WORKFLOW_TASK_COMPLETED|WorkflowTaskCompleted/.test(history); i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 200));
+      history = spawnSync(temporal!, ['workflow', 'show', '--address', `127.0.0.1:${temporalPort}`, '--workflow-id', workflowId, '--output', 'json'], { encoding: 'utf8' }).stdout;
+    }
+    expect(history).toMatch(/WORKFLOW_TASK_COMPLETED|WorkflowTaskCompleted/);
+    expect(await runCli(['cancel', workflowId], io)).toBe(0);
+
+    process.kill(-dev.pid!, 'SIGINT');
+    const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000).unref())]);
+    expect(code).toBe(0);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(processesMentioning(home)).toEqual([]);
+  }, 120_000);
+});
