@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-sagemaker';
 import { InvokeEndpointCommand } from '@aws-sdk/client-sagemaker-runtime';
 import { awsCall, categorize, classifyAwsError, errorFacts, hasErrorCode, isAlreadyExistsError, isNotFoundError, notReady, terminal } from '../aws/errors';
-import { ownedPrefix } from '../aws/naming';
+import { isOwnedName, ownedPrefix } from '../aws/naming';
 import { classifyEndpoint } from '../aws/status';
 import { ErrorTypes } from '../shared';
 import type { SmokeTestSpec, UpdateStrategySpec } from '../spec/schema';
@@ -337,7 +337,8 @@ export function createEndpointActivities(deps: ActivityDeps) {
     created: number;
   }
 
-  async function listOwned(kind: 'configs' | 'models', prefix: string): Promise<Named[]> {
+  async function listOwned(kind: 'configs' | 'models', pipeline: string): Promise<Named[]> {
+    const prefix = ownedPrefix(pipeline);
     const out: Named[] = [];
     let token: string | undefined;
     do {
@@ -355,8 +356,9 @@ export function createEndpointActivities(deps: ActivityDeps) {
         token = page.NextToken;
       }
     } while (token);
-    // NameContains matches anywhere; ours start with the prefix. Newest first.
-    return out.filter((r) => r.name.startsWith(prefix)).sort((a, b) => b.created - a.created || (a.name < b.name ? 1 : -1));
+    // NameContains matches anywhere, and another pipeline's name may start with ours. Newest first.
+    const step = kind === 'configs' ? 'config' : 'model';
+    return out.filter((r) => isOwnedName(pipeline, r.name, step)).sort((a, b) => b.created - a.created || (a.name < b.name ? 1 : -1));
   }
 
   async function modelsOf(configName: string): Promise<string[]> {
@@ -371,13 +373,12 @@ export function createEndpointActivities(deps: ActivityDeps) {
 
   async function cleanupOldVersions(input: CleanupInput): Promise<CleanupResult> {
     const env = activityEnv(deps.log);
-    const prefix = ownedPrefix(input.pipeline);
     const keep = Math.max(1, input.keep);
     let configs: Named[];
     let models: Named[];
     try {
-      configs = await listOwned('configs', prefix);
-      models = await listOwned('models', prefix);
+      configs = await listOwned('configs', input.pipeline);
+      models = await listOwned('models', input.pipeline);
     } catch (err) {
       if (hasErrorCode(err, 'UnknownOperationException')) {
         env.log.warn('the control plane cannot list endpoint configs or models; nothing cleaned up', { pipeline: input.pipeline });

@@ -46,3 +46,13 @@ export function pipelineResourceNames(pipeline: string, workflowId: string, runI
 export function ownedPrefix(pipeline: string): string {
   return `${pipeline}-`;
 }
+
+/**
+ * Whether `name` is this pipeline's `<pipeline>-<runKey>-<step>` name. A prefix
+ * test is not enough: pipeline `claims` must not claim `claims-severity-...`.
+ */
+export function isOwnedName(pipeline: string, name: string, step: ResourceStep): boolean {
+  const prefix = ownedPrefix(pipeline);
+  if (!name.startsWith(prefix)) return false;
+  return new RegExp(`^[A-Za-z0-9]+-${step}$`).test(name.slice(prefix.length));
+}

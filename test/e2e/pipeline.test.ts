@@ -1,7 +1,7 @@
 // The training pipeline end to end: the shared Temporal dev server, a real
 // worker with the real activities, the local control plane and the example
 // model. Everything is asserted through the SageMaker SDK and the workflow.
-import { DescribeEndpointCommand, DescribeModelCommand, DescribeTrainingJobCommand } from '@aws-sdk/client-sagemaker';
+import { DescribeEndpointCommand, DescribeEndpointConfigCommand, DescribeModelCommand, DescribeTrainingJobCommand } from '@aws-sdk/client-sagemaker';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -112,6 +112,33 @@ describe('trainingPipeline against the local control plane', () => {
     });
   });
 
+  it("cleans up its own versions beyond `keep` after promotion and never another pipeline's, even one whose name starts with its own", async () => {
+    const mine = env.makeSpec({ deployment: { keep: 1 } });
+    // Another team's pipeline, named with ours plus a suffix: its resources start with "<ours>-" too.
+    const theirs = env.makeSpec({ name: `${mine.name}-b`, deployment: { keep: 1 } });
+    await withWorker({ activities: env.activities }, async ({ client, taskQueue }) => {
+      const other = await runPipeline(client, taskQueue, pipelineInput(theirs));
+      expect(other.result.outcome).toBe('deployed');
+      const first = await runPipeline(client, taskQueue, pipelineInput(mine));
+      const second = await runPipeline(client, taskQueue, pipelineInput(mine));
+      expect([first.result.outcome, second.result.outcome]).toEqual(['deployed', 'deployed']);
+      expect(second.result.warnings).toEqual([]);
+
+      // keep: 1 leaves only the live version of this pipeline.
+      const names = (r: PipelineResult) => ({ config: r.endpointConfigName!, model: r.endpointConfigName!.replace(/-config$/, '-model') });
+      await expect(configExists(names(first.result).config)).resolves.toBe(false);
+      await expect(modelMissing(names(first.result).model)).resolves.toBe(true);
+      await expect(configExists(names(second.result).config)).resolves.toBe(true);
+      await expect(modelMissing(names(second.result).model)).resolves.toBe(false);
+
+      // The other pipeline's live version is untouched and still answers.
+      await expect(configExists(names(other.result).config)).resolves.toBe(true);
+      await expect(modelMissing(names(other.result).model)).resolves.toBe(false);
+      const described = await env.sagemakerClient.send(new DescribeEndpointCommand({ EndpointName: theirs.deployment.endpointName }));
+      expect(described).toMatchObject({ EndpointStatus: 'InService', EndpointConfigName: names(other.result).config });
+    });
+  });
+
   it('rolls a new model that fails its smoke test back, and the old model keeps answering', async () => {
     const spec = env.makeSpec();
     const endpointName = spec.deployment.endpointName;
@@ -159,6 +186,16 @@ async function trainedModelId(jobName: string): Promise<string> {
   const artifact = fileURLToPath(job.ModelArtifacts!.S3ModelArtifacts!);
   const modelJson = execFileSync('tar', ['-xzOf', artifact, 'model.json'], { encoding: 'utf8' });
   return (JSON.parse(modelJson) as { model_id: string }).model_id;
+}
+
+async function configExists(name: string): Promise<boolean> {
+  try {
+    await env.sagemakerClient.send(new DescribeEndpointConfigCommand({ EndpointConfigName: name }));
+    return true;
+  } catch (err) {
+    if ((err as Error).name === 'ValidationException') return false;
+    throw err;
+  }
 }
 
 async function modelMissing(name: string): Promise<boolean> {
