@@ -143,9 +143,17 @@ export function buildProgram(io: CliIO = defaultIO): Command {
     .option('--id <workflowId>', 'workflow id (default: <name>-<UTC timestamp>)')
     .option('--wait', 'follow the pipeline until it ends')
     .option('--poll-seconds <n>', 'initial poll interval for long waits', (v) => Number(v))
+    .option('--print-input', 'print the workflow input as JSON (for temporal workflow start --input-file) and start nothing')
     .description('validate a spec and start its training pipeline')
-    .action(async (specPath: string, opts: { id?: string; wait?: boolean; pollSeconds?: number }) => {
+    .action(async (specPath: string, opts: { id?: string; wait?: boolean; pollSeconds?: number; printInput?: boolean }) => {
       const { spec } = loadSpecOrExplain(specPath);
+      if (opts.pollSeconds !== undefined && !(opts.pollSeconds > 0)) {
+        throw new CliError('--poll-seconds must be a positive number of seconds', 2);
+      }
+      if (opts.printInput) {
+        io.out(JSON.stringify({ spec, trigger: 'manual' }, null, 2));
+        return;
+      }
       const cfg = config();
       const { client, close } = await connect(cfg);
       try {

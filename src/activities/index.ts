@@ -10,7 +10,7 @@ import type { PipelineActivities } from './types';
 
 export function createActivities(deps: ActivityDeps): PipelineActivities {
   return {
-    validateSpec,
+    validateSpec: (input) => validateSpec(input, deps.clients.local),
     ...createImageActivities(deps),
     ...createTrainingActivities(deps),
     ...createRegistryActivities(deps),

@@ -4,9 +4,12 @@ import { ErrorTypes } from '../shared';
 import { safeParseSpec } from '../spec/parse';
 import type { ValidateSpecInput, ValidateSpecResult } from './types';
 
-export async function validateSpec(input: ValidateSpecInput): Promise<ValidateSpecResult> {
+/** Poll intervals for the local control plane, where a training job takes seconds. */
+export const LOCAL_POLL = { initialSeconds: 0.5, maxSeconds: 2 };
+
+export async function validateSpec(input: ValidateSpecInput, local = false): Promise<ValidateSpecResult> {
   const result = safeParseSpec(input.spec);
-  if (result.ok) return { spec: result.spec };
+  if (result.ok) return local ? { spec: result.spec, suggestedPoll: LOCAL_POLL } : { spec: result.spec };
   throw terminal(ErrorTypes.InvalidSpec, `invalid pipeline spec: fix these fields and run again:\n${result.error.format()}`, {
     issues: result.error.issues,
   });

@@ -14,6 +14,12 @@ export interface ValidateSpecInput {
 }
 export interface ValidateSpecResult {
   spec: PipelineSpec;
+  /**
+   * Poll intervals that suit the platform this worker drives: seconds on the
+   * local control plane, where jobs take seconds; absent on AWS (the workflow's
+   * defaults). The run's own `poll` input wins over it.
+   */
+  suggestedPoll?: { initialSeconds: number; maxSeconds: number };
 }
 
 // --- image ----------------------------------------------------------------

@@ -146,8 +146,9 @@ class PipelineRun {
 
   private async validateSpec(): Promise<void> {
     await this.stage('validating', async () => {
-      const poll = this.pollSettings();
-      const { spec } = await this.control.validateSpec({ spec: this.input.spec });
+      this.pollSettings(); // a bad poll input fails before any work
+      const { spec, suggestedPoll } = await this.control.validateSpec({ spec: this.input.spec });
+      const poll = this.pollSettings(suggestedPoll);
       this.spec = spec;
       const info = wf.workflowInfo();
       this.names = pipelineResourceNames(spec.name, info.workflowId, info.runId);
@@ -626,9 +627,10 @@ class PipelineRun {
     if (last && !last.endedAt) last.endedAt = new Date().toISOString();
   }
 
-  private pollSettings(): { initialMs: number; maxMs: number } {
-    const initial = this.input.poll?.initialSeconds ?? DEFAULT_POLL.initialSeconds;
-    const max = this.input.poll?.maxSeconds ?? Math.max(initial, DEFAULT_POLL.maxSeconds);
+  private pollSettings(suggested?: { initialSeconds: number; maxSeconds: number }): { initialMs: number; maxMs: number } {
+    const defaults = this.input.poll ? DEFAULT_POLL : (suggested ?? DEFAULT_POLL);
+    const initial = this.input.poll?.initialSeconds ?? defaults.initialSeconds;
+    const max = this.input.poll?.maxSeconds ?? Math.max(initial, defaults.maxSeconds);
     for (const [field, value] of [
       ['poll.initialSeconds', initial],
       ['poll.maxSeconds', max],
