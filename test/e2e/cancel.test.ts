@@ -1,10 +1,11 @@
-// Cancelling a pipeline while its training job runs stops the job.
-import { DescribeEndpointCommand, DescribeTrainingJobCommand } from '@aws-sdk/client-sagemaker';
+// Cancelling a pipeline cleans up: a running training job is stopped, and an
+// endpoint that served before the run keeps serving what it served.
+import { DescribeEndpointCommand, DescribeEndpointConfigCommand, DescribeTrainingJobCommand } from '@aws-sdk/client-sagemaker';
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { withWorker } from '../harness/temporal';
 import { injectFault, reset } from '../../src/local/admin-client';
-import { statusQuery } from '../../src/workflows';
-import { eventually, pipelineInput, startE2e, startPipeline, waitForStatus, type E2eEnv } from './helpers';
+import { statusQuery, type PipelineResult } from '../../src/workflows';
+import { eventually, invokeExample, keepInvoking, modelPackages, pipelineInput, startE2e, startPipeline, waitForStatus, type E2eEnv } from './helpers';
 
 jest.setTimeout(90_000);
 
@@ -53,6 +54,48 @@ it('cancelling the pipeline during training leaves the training job Stopped and 
       );
       expect(job.TrainingJobStatus).toBe('Stopped');
       await expect(env.sagemakerClient.send(new DescribeEndpointCommand({ EndpointName: spec.deployment.endpointName }))).rejects.toThrow(/could not find/i);
+    });
+  } finally {
+    await reset(env.sageMakerUrl);
+  }
+});
+
+it('cancelling the pipeline during an endpoint update puts the endpoint back on the config that served, which keeps answering', async () => {
+  const spec = env.makeSpec();
+  const endpointName = spec.deployment.endpointName;
+  try {
+    await withWorker({ activities: env.activities }, async ({ client, taskQueue }) => {
+      const first = (await (await startPipeline(client, taskQueue, pipelineInput(spec))).result()) as PipelineResult;
+      expect(first.outcome).toBe('deployed');
+      const firstConfig = first.endpointConfigName!;
+
+      // The update stays Updating a few seconds: long enough to cancel in the middle of it.
+      await injectFault(env.sageMakerUrl, { kind: 'hold', resource: 'endpoint', status: 'Updating', ms: 4000, count: 1 });
+      const traffic = keepInvoking(env.runtimeClient, endpointName);
+      const handle = await startPipeline(client, taskQueue, pipelineInput(spec));
+      const waiting = await waitForStatus(handle, (s) => s.stage === 'awaiting-endpoint');
+      const newConfig = waiting.resources.endpointConfig!;
+      expect((await env.sagemakerClient.send(new DescribeEndpointCommand({ EndpointName: endpointName }))).EndpointStatus).toBe('Updating');
+
+      await handle.cancel();
+      const err = await handle.result().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+      const tally = await traffic.stop();
+
+      const described = await env.sagemakerClient.send(new DescribeEndpointCommand({ EndpointName: endpointName }));
+      expect(described).toMatchObject({ EndpointStatus: 'InService', EndpointConfigName: firstConfig });
+      expect(tally.errors).toEqual([]);
+      expect(tally.ok).toBeGreaterThan(10);
+      expect((await invokeExample(env.runtimeClient, endpointName)).predictions).toHaveLength(1);
+      // The cancelled run's config is gone; the first run's model stays the champion.
+      await expect(env.sagemakerClient.send(new DescribeEndpointConfigCommand({ EndpointConfigName: newConfig }))).rejects.toThrow(/could not find/i);
+      expect(await modelPackages(env.sagemakerClient, spec.name)).toEqual([
+        expect.objectContaining({ version: 1, approval: 'Approved', champion: true }),
+        expect.objectContaining({ version: 2, approval: 'Rejected', champion: false }),
+      ]);
     });
   } finally {
     await reset(env.sageMakerUrl);

@@ -225,3 +225,38 @@ export async function invokeExample(runtime: SageMakerRuntimeClient, endpointNam
   );
   return JSON.parse(Buffer.from(out.Body ?? new Uint8Array()).toString('utf8'));
 }
+
+export interface InvocationTally {
+  ok: number;
+  failed: number;
+  /** The first few failures, for the assertion message. */
+  errors: string[];
+  /** model_id of every successful answer, in order, consecutive repeats collapsed. */
+  models: string[];
+}
+
+/** Invokes an endpoint back to back until stopped, counting answers and failures: proves an update drops no request. */
+export function keepInvoking(runtime: SageMakerRuntimeClient, endpointName: string): { stop(): Promise<InvocationTally> } {
+  const tally: InvocationTally = { ok: 0, failed: 0, errors: [], models: [] };
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        const answer = await invokeExample(runtime, endpointName);
+        tally.ok += 1;
+        if (tally.models[tally.models.length - 1] !== answer.model_id) tally.models.push(answer.model_id);
+      } catch (err) {
+        tally.failed += 1;
+        if (tally.errors.length < 5) tally.errors.push(`${(err as Error).name}: ${(err as Error).message}`);
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return tally;
+    },
+  };
+}

@@ -8,7 +8,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { withWorker } from '../harness/temporal';
 import { activityCompletions } from './history';
 import { rejectUpdate, statusQuery, type PipelineResult, type PipelineStatus } from '../../src/workflows';
-import { eventually, invokeExample, modelPackages, pipelineInput, runPipeline, startE2e, startPipeline, waitForStatus, type E2eEnv } from './helpers';
+import { eventually, invokeExample, keepInvoking, modelPackages, pipelineInput, runPipeline, startE2e, startPipeline, waitForStatus, type E2eEnv } from './helpers';
 
 jest.setTimeout(120_000);
 
@@ -33,7 +33,7 @@ async function endpointMissing(name: string): Promise<boolean> {
 }
 
 describe('trainingPipeline against the local control plane', () => {
-  it('creates the endpoint on the first run and updates it on the second, moving the champion to the new model', async () => {
+  it('creates the endpoint on the first run and updates it on the second without dropping a request, moving the champion to the new model', async () => {
     const spec = env.makeSpec();
     const endpointName = spec.deployment.endpointName;
     await withWorker({ activities: env.activities }, async ({ client, taskQueue }) => {
@@ -51,8 +51,13 @@ describe('trainingPipeline against the local control plane', () => {
       expect(Object.keys(answer.predictions[0]!.risk_terms)).toEqual(expect.arrayContaining(['base', 'driver_age', 'region_east']));
       expect(await modelPackages(env.sagemakerClient, spec.name)).toEqual([expect.objectContaining({ version: 1, approval: 'Approved', champion: true })]);
 
+      // Requests keep flowing through the whole second run: the update must not drop one.
+      const traffic = keepInvoking(env.runtimeClient, endpointName);
       const second = await startPipeline(client, taskQueue, pipelineInput(spec));
       const secondResult = (await second.result()) as PipelineResult;
+      const tally = await traffic.stop();
+      expect(tally.errors).toEqual([]);
+      expect(tally.ok).toBeGreaterThan(10);
       expect(secondResult).toMatchObject({ outcome: 'deployed', endpointName, modelVersion: 2 });
       const secondConfig = secondResult.endpointConfigName!;
       expect(secondConfig).not.toBe(firstConfig);
