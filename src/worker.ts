@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { createActivities } from './activities';
 import { createAwsClients } from './aws/clients';
 import { ConfigError, loadConfig, type Config } from './config';
+import { defaultImageStore } from './local/image-store';
 import { createLogger, temporalLogger } from './logging';
 
 /**
@@ -25,6 +26,11 @@ function workflowSource(log: Logger): Pick<WorkerOptions, 'workflowBundle' | 'wo
     return { workflowBundle: { code: readFileSync(bundle, 'utf8') } };
   }
   return { workflowsPath: require.resolve('./workflows') };
+}
+
+/** The local image store shared by the worker's builds and the control plane: $CHAMP_IMAGE_STORE, else <home>/images. */
+export function imageStoreFor(home: string): string {
+  return defaultImageStore({ CHAMP_IMAGE_STORE: process.env.CHAMP_IMAGE_STORE, CHAMP_HOME: home });
 }
 
 let runtimeInstalled = false;
@@ -73,7 +79,7 @@ export async function startWorker(config: Config, log: Logger): Promise<StartedW
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.CHAMP_TASK_QUEUE,
-    activities: createActivities({ clients, imageStore: join(resolve(config.CHAMP_HOME), 'images') }),
+    activities: createActivities({ clients, imageStore: imageStoreFor(config.CHAMP_HOME) }),
     ...workflowSource(log),
   });
   log.info(

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { loadConfig } from '../config';
 import { startLocalSageMaker } from '../local/server';
 import { startDevServer } from '../temporal-server';
-import { startWorker } from '../worker';
+import { imageStoreFor, startWorker } from '../worker';
 
 export interface StackOptions {
   home: string;
@@ -40,7 +40,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
     let sageMakerUrl: string | undefined;
     if (opts.sageMakerPort !== undefined) {
-      const local = await startLocalSageMaker({ port: opts.sageMakerPort, stateDir: resolve(home, 'local-sagemaker') });
+      const local = await startLocalSageMaker({ port: opts.sageMakerPort, stateDir: home, imageStore: imageStoreFor(home) });
       stops.push(() => local.close());
       sageMakerUrl = local.url;
     }
