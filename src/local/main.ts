@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   const server = await startLocalSageMaker({
     port: port ?? DEFAULT_PORT,
     stateDir,
-    imageStore: opts.imageStore ?? process.env.CHAMP_IMAGE_STORE ?? resolve(stateDir, 'images'),
+    imageStore: opts.imageStore ?? (process.env.CHAMP_IMAGE_STORE || resolve(stateDir, 'images')),
   });
   process.stdout.write(`local SageMaker listening on ${server.url}\n`);
 

@@ -1,0 +1,123 @@
+// `npm run local-sagemaker` as a real process: it prints its URL, answers the
+// SDK, serves an endpoint, and on SIGTERM exits 0 leaving no process behind.
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, ListEndpointsCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
+import { snapshotContext } from '../../../src/local/image-store';
+import { writeContext } from '../runtime/fixtures';
+import { endpointStatus, isAlive, makeTempDir, removeDir, ROLE } from './helpers';
+
+const ROOT = path.resolve(__dirname, '../../..');
+
+/** Every process below `pid` (Linux /proc): npx, tsx and node layers, and the serve processes they started. */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number): void => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+function commandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+let dir: string;
+beforeAll(async () => {
+  dir = await makeTempDir('it-main');
+});
+afterAll(async () => {
+  await removeDir(dir);
+});
+
+test('the local-sagemaker command prints its URL, answers, and on SIGTERM exits 0 with no child process left', async () => {
+  const home = path.join(dir, 'home');
+  // The command's default image store is <state-dir>/images.
+  const ctxDir = await writeContext(path.join(dir, 'ctx'));
+  const { imageUri } = await snapshotContext({ contextDir: ctxDir, repository: 'echo', store: path.join(home, 'images') });
+
+  const env = { ...process.env };
+  delete env.CHAMP_IMAGE_STORE;
+  // What `npm run local-sagemaker` runs, without npm in between: npm exec dies on SIGTERM without passing
+  // it on, which would orphan the server; tsx relays the signal and exits with the server's own code.
+  const child = spawn(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['src/local/main.ts', '--port', '0', '--state-dir', home], {
+    cwd: ROOT,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  let tree: number[] = [];
+  const commandLines = new Map<number, string | undefined>();
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`no URL printed within 20 s; stderr: ${stderr}`)), 20_000);
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1] as string);
+        }
+      });
+      void exited.then((e) => reject(new Error(`exited early (${String(e.code)}); stderr: ${stderr}`)));
+    });
+
+    const sm = new SageMakerClient({ endpoint: url, region: 'us-east-1', credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' } });
+    try {
+      expect((await sm.send(new ListEndpointsCommand({}))).Endpoints).toEqual([]);
+      await sm.send(new CreateModelCommand({ ModelName: 'echo', ExecutionRoleArn: ROLE, PrimaryContainer: { Image: imageUri } }));
+      await sm.send(new CreateEndpointConfigCommand({ EndpointConfigName: 'echo', ProductionVariants: [{ VariantName: 'AllTraffic', ModelName: 'echo', InitialInstanceCount: 1 }] }));
+      await sm.send(new CreateEndpointCommand({ EndpointName: 'echo', EndpointConfigName: 'echo' }));
+      await endpointStatus(sm, 'echo', 'InService');
+    } finally {
+      sm.destroy();
+    }
+
+    tree = descendants(child.pid as number);
+    for (const pid of tree) commandLines.set(pid, commandLine(pid));
+    // The server under tsx and the serve process at least.
+    expect(tree.length).toBeGreaterThanOrEqual(2);
+    child.kill('SIGTERM');
+    const exit = await exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(tree.filter(isAlive)).toEqual([]);
+  } finally {
+    // Whatever happened above, nothing of this test may outlive it; a pid is killed only while it is
+    // still the process seen here (same command line), never a stranger that reused the number.
+    const running = child.exitCode === null && child.signalCode === null;
+    const ours = [...tree, ...(running ? [child.pid as number, ...descendants(child.pid as number)] : [])];
+    for (const pid of ours) {
+      if (commandLines.get(pid) !== undefined && commandLine(pid) !== commandLines.get(pid)) continue;
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+}, 40_000);
