@@ -212,18 +212,21 @@ async function main(): Promise<void> {
         return '';
     }
   };
-  while (!done) {
-    const s: PipelineStatus | undefined = await handle.query(statusQuery).catch(() => undefined);
+  const show = (s: PipelineStatus) => {
     // Timings list every stage entered, so a stage shorter than a poll is still shown.
-    for (const stage of s ? [...s.timings.map((t) => t.stage), s.stage] : []) {
+    for (const stage of [...s.timings.map((t) => t.stage), s.stage]) {
       if (printed.has(stage) || stage === 'done') continue;
       printed.add(stage);
-      say(`${elapsed()}  ${stage.padEnd(18)} ${describe(stage, s!)}`);
-      if (stage === 'deploying' && s!.champion && !stream) {
+      say(`${elapsed()}  ${stage.padEnd(18)} ${describe(stage, s)}`);
+      if (stage === 'deploying' && s.champion && !stream) {
         stream = requestStream(runtime, spec.deployment.endpointName);
         say(`${elapsed()}  ${''.padEnd(18)} calling the live endpoint continuously during the update`);
       }
     }
+  };
+  while (!done) {
+    const s: PipelineStatus | undefined = await handle.query(statusQuery).catch(() => undefined);
+    if (s) show(s);
     if (s?.approval?.awaiting && !approved && s.approval.modelVersion !== undefined) {
       approved = true;
       say(`${elapsed()}  ${''.padEnd(18)} approving model version ${s.approval.modelVersion} through the "approve" update (reviewer: demo)`);
@@ -232,6 +235,8 @@ async function main(): Promise<void> {
     await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 250))]);
   }
 
+  const last = await handle.query(statusQuery).catch(() => undefined);
+  if (last) show(last);
   let outcome: PipelineResult;
   try {
     outcome = await result;
