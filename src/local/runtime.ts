@@ -34,11 +34,13 @@ export interface TrainingProgress {
 
 export interface TrainingOutcome {
   status: 'Completed' | 'Failed' | 'Stopped';
+  /** The final secondary status when it is not the status itself: SageMaker ends a job past MaxRuntimeInSeconds Stopped / MaxRuntimeExceeded. */
+  secondaryStatus?: 'MaxRuntimeExceeded';
   /** `output/failure`'s text, or what went wrong (exit code, runtime exceeded, ...). */
   failureReason?: string;
   /** The last value of each metric definition found in the log. */
   finalMetrics: Array<{ MetricName: string; Value: number; Timestamp: Date }>;
-  /** file:// URI of model.tar.gz when Completed. */
+  /** file:// URI of model.tar.gz when Completed, or when Stopped with something in /opt/ml/model (saved in the SIGTERM grace window). */
   modelArtifact?: string;
   /** Path of the kept log file. */
   logFile: string;

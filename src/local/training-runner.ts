@@ -156,12 +156,17 @@ export class LocalTrainingRunner implements TrainingRunner {
           : undefined;
       const exit = await container.exited.finally(() => clearTimeout(timer));
 
-      if (active.stopRequested) return stoppedOutcome();
+      // As SageMaker does, a stopped job keeps what the program saved in its SIGTERM grace window.
+      const savedModel = async (): Promise<{ modelArtifact?: string }> => {
+        if ((await fsp.readdir(path.join(optMl, 'model')).catch(() => [])).length === 0) return {};
+        const artifact = path.join(outputRoot, req.jobName, 'output', 'model.tar.gz');
+        await packFolder(path.join(optMl, 'model'), artifact);
+        return { modelArtifact: pathToFileURL(artifact).href };
+      };
+      if (active.stopRequested) return outcome({ status: 'Stopped', ...(await savedModel()) });
       if (runtimeExceeded) {
-        return outcome({
-          status: 'Failed',
-          failureReason: `MaxRuntimeExceeded: Training job runtime exceeded MaxRuntimeInSeconds provided (${req.maxRuntimeSeconds} s); the training program was stopped`,
-        });
+        // SageMaker's documented outcome: Stopped, secondary status MaxRuntimeExceeded, not Failed.
+        return outcome({ status: 'Stopped', secondaryStatus: 'MaxRuntimeExceeded', ...(await savedModel()) });
       }
       if (exit.code !== 0) {
         const failureFile = await fsp.readFile(path.join(optMl, 'output', 'failure'), 'utf8').catch(() => '');

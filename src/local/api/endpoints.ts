@@ -70,6 +70,22 @@ function describeVariants(specs: VariantSpec[], at: number): JsonObject[] {
   }));
 }
 
+/**
+ * DescribeEndpoint's DataCaptureConfig is a DataCaptureConfigSummary, not the
+ * config's DataCaptureConfig (the SDK drops members of the wrong shape).
+ * Nothing is captured locally, so CaptureStatus says Stopped.
+ */
+function dataCaptureSummary(config: JsonObject | undefined): JsonObject | undefined {
+  if (!isObject(config)) return undefined;
+  return {
+    EnableCapture: config.EnableCapture === true,
+    CaptureStatus: 'Stopped',
+    CurrentSamplingPercentage: typeof config.InitialSamplingPercentage === 'number' ? config.InitialSamplingPercentage : 0,
+    DestinationS3Uri: typeof config.DestinationS3Uri === 'string' ? config.DestinationS3Uri : '',
+    KmsKeyId: typeof config.KmsKeyId === 'string' ? config.KmsKeyId : '',
+  };
+}
+
 function setStatus(rec: EndpointRecord, status: EndpointStatus): void {
   rec.describe.EndpointStatus = status;
   rec.describe.LastModifiedTime = nowSeconds();
@@ -82,7 +98,14 @@ type DeployMode = 'create' | 'update' | 'recover';
  * create/recover end InService or Failed; a failed update returns to
  * InService on the config that kept serving, with FailureReason set.
  */
-function startDeployment(ctx: ApiContext, rec: EndpointRecord, configName: string, specs: VariantSpec[], mode: DeployMode): void {
+function startDeployment(
+  ctx: ApiContext,
+  rec: EndpointRecord,
+  configName: string,
+  specs: VariantSpec[],
+  mode: DeployMode,
+  dataCapture?: JsonObject,
+): void {
   const name = rec.describe.EndpointName;
   const k = key(name);
   const token = Symbol(name);
@@ -112,6 +135,10 @@ function startDeployment(ctx: ApiContext, rec: EndpointRecord, configName: strin
       if (failure === undefined) {
         d.EndpointConfigName = configName;
         d.ProductionVariants = describeVariants(specs, at);
+        if (mode === 'update') {
+          if (dataCapture) d.DataCaptureConfig = dataCapture;
+          else delete d.DataCaptureConfig;
+        }
         r.variants = specs;
         delete d.FailureReason;
         if (mode === 'update' && d.PendingDeploymentSummary !== undefined) delete d.PendingDeploymentSummary;
@@ -158,7 +185,7 @@ export const createEndpoint: Handler = (ctx, req) => {
   const now = nowSeconds();
   const rec: EndpointRecord = {
     describe: {
-      ...compact({ DataCaptureConfig: config.describe.DataCaptureConfig, LastDeploymentConfig: req.DeploymentConfig }),
+      ...compact({ DataCaptureConfig: dataCaptureSummary(config.describe.DataCaptureConfig as JsonObject | undefined), LastDeploymentConfig: req.DeploymentConfig }),
       EndpointName: name,
       EndpointArn: endpointArn,
       EndpointConfigName: config.describe.EndpointConfigName,
@@ -210,7 +237,8 @@ export const updateEndpoint: Handler = (ctx, req) => {
   else if (req.RetainDeploymentConfig !== true) delete d.LastDeploymentConfig;
   setStatus(rec, 'Updating');
   ctx.state.save();
-  startDeployment(ctx, rec, config.describe.EndpointConfigName, specs, 'update');
+  const capture = dataCaptureSummary(config.describe.DataCaptureConfig as JsonObject | undefined);
+  startDeployment(ctx, rec, config.describe.EndpointConfigName, specs, 'update', capture);
   return { EndpointArn: d.EndpointArn };
 };
 

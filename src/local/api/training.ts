@@ -56,13 +56,16 @@ function finish(
 ): void {
   const d = rec.describe;
   const now = nowSeconds();
+  const maxRuntime = status === 'Stopped' && detail.outcome?.secondaryStatus === 'MaxRuntimeExceeded';
   const message =
     status === 'Completed'
       ? 'Training job completed'
-      : status === 'Stopped'
-        ? 'Training job stopped'
-        : (detail.failureReason ?? 'Training job failed');
-  transition(rec, status, withLog(message, detail.logFile || undefined), now);
+      : maxRuntime
+        ? `Training job runtime exceeded MaxRuntimeInSeconds provided (${String((d.StoppingCondition as JsonObject | undefined)?.MaxRuntimeInSeconds ?? 86400)} s)`
+        : status === 'Stopped'
+          ? 'Training job stopped'
+          : (detail.failureReason ?? 'Training job failed');
+  transition(rec, maxRuntime ? 'MaxRuntimeExceeded' : status, withLog(message, detail.logFile || undefined), now);
   const last = d.SecondaryStatusTransitions[d.SecondaryStatusTransitions.length - 1];
   if (last) last.EndTime = now;
   d.TrainingJobStatus = status;

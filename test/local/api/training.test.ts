@@ -189,3 +189,20 @@ test('ListTrainingJobs filters by NameContains and StatusEquals and paginates wi
   expect(failed.TrainingJobSummaries?.map((s) => s.TrainingJobName)).toEqual(['list-a-2']);
   expect(failed.TrainingJobSummaries?.[0]?.CreationTime).toBeInstanceOf(Date);
 });
+
+test('a run past MaxRuntimeInSeconds ends Stopped with SecondaryStatus MaxRuntimeExceeded and no FailureReason, as SageMaker documents', async () => {
+  await h.sm.send(new CreateTrainingJobCommand(jobInput('job-long')));
+  await until('run started', async () => h.training.runs.get('job-long'));
+  h.training.progress('job-long', 'Training');
+  h.training.end('job-long', { status: 'Stopped', secondaryStatus: 'MaxRuntimeExceeded' });
+  const d = await until('Stopped', async () => {
+    const x = await describe_('job-long');
+    return x.TrainingJobStatus === 'Stopped' ? x : undefined;
+  });
+  expect(d.SecondaryStatus).toBe('MaxRuntimeExceeded');
+  expect(d.FailureReason).toBeUndefined();
+  const last = d.SecondaryStatusTransitions?.at(-1);
+  expect(last?.Status).toBe('MaxRuntimeExceeded');
+  expect(last?.StatusMessage).toMatch(/^Training job runtime exceeded MaxRuntimeInSeconds provided \(600 s\)/);
+  expect(last?.EndTime).toBeInstanceOf(Date);
+});

@@ -126,12 +126,14 @@ describe('LocalTrainingRunner', () => {
     expect(outcome.failureReason).toContain('Traceback: something broke deep inside');
   });
 
-  it('fails with MaxRuntimeExceeded when the run outlasts MaxRuntimeInSeconds', async () => {
+  it('ends Stopped with secondary status MaxRuntimeExceeded (as SageMaker documents) when the run outlasts MaxRuntimeInSeconds', async () => {
     const runner = new LocalTrainingRunner({ launcher: new ContainerLauncher({ imageStore: store, isolation: 'env' }), stopGraceMs: 500 });
     const started = Date.now();
     const outcome = await runner.run(request({ hyperParameters: { mode: 'sleep' }, maxRuntimeSeconds: 1 }), () => undefined);
-    expect(outcome.status).toBe('Failed');
-    expect(outcome.failureReason).toMatch(/MaxRuntimeExceeded: Training job runtime exceeded MaxRuntimeInSeconds provided \(1 s\)/);
+    expect(outcome.status).toBe('Stopped');
+    expect(outcome.secondaryStatus).toBe('MaxRuntimeExceeded');
+    expect(outcome.failureReason).toBeUndefined();
+    expect(outcome.modelArtifact).toBeUndefined();
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
