@@ -339,8 +339,18 @@ class ContainerProcess implements RunningContainer {
   }
 }
 
-/** Variables the control plane's own credentials travel in; a model's process does not get them. */
-const WITHHELD_ENV = new Set(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']);
+/**
+ * Whether a variable of the control plane's own environment is kept from a
+ * model's process. Credentials travel in more than the three key variables
+ * (a profile, a web-identity token file, a container credentials endpoint and
+ * its token, other tools' tokens); SageMaker gives a container none of them,
+ * only the region.
+ */
+export function withheldFromContainers(name: string): boolean {
+  const upper = name.toUpperCase();
+  if (upper.startsWith('AWS_')) return upper !== 'AWS_REGION' && upper !== 'AWS_DEFAULT_REGION';
+  return /SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|PRIVATE_?KEY/.test(upper);
+}
 
 export class ContainerLauncher {
   readonly imageStore: string;
@@ -402,7 +412,7 @@ export class ContainerLauncher {
 
     const inheritedEnv: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) {
-      if (v !== undefined && !WITHHELD_ENV.has(k)) inheritedEnv[k] = v;
+      if (v !== undefined && !withheldFromContainers(k)) inheritedEnv[k] = v;
     }
 
     let file: string;

@@ -10,6 +10,7 @@ export type SageMakerErrorType =
   | 'UnknownOperationException'
   | 'SerializationException'
   | 'InternalFailure'
+  | 'AccessDeniedException'
   // SageMaker Runtime
   | 'ValidationError'
   | 'ModelError'

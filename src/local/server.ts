@@ -169,6 +169,26 @@ function sendError(res: ServerResponse, err: unknown, contentType = 'application
   sendJson(res, e.httpStatus, e.toBody(), { 'x-amzn-errortype': e.type, 'content-type': contentType });
 }
 
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost']);
+
+/**
+ * Listening on loopback is not enough: any web page the user opens can send
+ * "simple" POSTs to 127.0.0.1 (reset everything, invoke endpoints), and a DNS
+ * rebinding page can read the answers. SDK clients send no Origin and name a
+ * loopback Host; browsers always send Origin on cross-site POSTs.
+ */
+function foreignRequest(req: IncomingMessage): string | undefined {
+  if (req.headers.origin !== undefined) {
+    return `Requests from web pages (Origin ${req.headers.origin}) are refused: the local control plane answers SDK clients on this machine only.`;
+  }
+  const host = req.headers.host;
+  const hostname = host === undefined ? undefined : host.replace(/:\d+$/, '').toLowerCase();
+  if (hostname === undefined || !LOOPBACK_HOSTS.has(hostname)) {
+    return `Host ${String(host)} is refused: address the local control plane as http://127.0.0.1:<port> or http://localhost:<port>.`;
+  }
+  return undefined;
+}
+
 export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<LocalSageMaker> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`[local-sagemaker] ${m}\n`));
   const stateRoot = resolve(opts.stateDir, 'local-sagemaker');
@@ -314,6 +334,11 @@ export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<
 
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const refused = foreignRequest(req);
+    if (refused) {
+      sendError(res, new SageMakerError('AccessDeniedException', refused, 403));
+      return;
+    }
     const invoke = /^\/endpoints\/([^/]+)\/invocations$/.exec(path);
     let work: Promise<void>;
     if (req.method === 'GET' && path === '/ping') {

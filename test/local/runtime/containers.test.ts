@@ -20,6 +20,11 @@ echo "SM_HPS=$SM_HPS"
 echo "SM_HP_EPOCHS=$SM_HP_EPOCHS"
 echo "SM_HOSTS=$SM_HOSTS"
 echo "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY"
+echo "AWS_PROFILE=$AWS_PROFILE"
+echo "AWS_CONTAINER_AUTHORIZATION_TOKEN=$AWS_CONTAINER_AUTHORIZATION_TOKEN"
+echo "AWS_WEB_IDENTITY_TOKEN_FILE=$AWS_WEB_IDENTITY_TOKEN_FILE"
+echo "GITHUB_TOKEN=$GITHUB_TOKEN"
+echo "AWS_REGION=$AWS_REGION"
 echo "marker=$(cat /opt/ml/marker 2>/dev/null || echo none)"
 echo "arg=$1"
 sleep 60 &
@@ -71,11 +76,19 @@ async function waitFor(check: () => boolean, timeoutMs = 5_000): Promise<void> {
 }
 
 describe('ContainerLauncher', () => {
-  it('env isolation: the program sees SM_* variables pointing at the job folder, and no control-plane credentials', async () => {
+  it('env isolation: the program sees SM_* variables pointing at the job folder and the region, but no credentials of any kind', async () => {
     const launcher = new ContainerLauncher({ imageStore: store, isolation: 'env' });
     const dir = await optMl('env-job');
     const out = collect();
-    process.env.AWS_SECRET_ACCESS_KEY = 'do-not-leak';
+    const secrets = {
+      AWS_SECRET_ACCESS_KEY: 'do-not-leak',
+      AWS_PROFILE: 'prod-admin',
+      AWS_CONTAINER_AUTHORIZATION_TOKEN: 'do-not-leak',
+      AWS_WEB_IDENTITY_TOKEN_FILE: '/var/run/token',
+      GITHUB_TOKEN: 'do-not-leak',
+    };
+    const regionBefore = process.env.AWS_REGION;
+    Object.assign(process.env, secrets, { AWS_REGION: 'eu-west-1' });
     let c: RunningContainer;
     try {
       c = await launcher.start({
@@ -90,7 +103,9 @@ describe('ContainerLauncher', () => {
         onLine: out.onLine,
       });
     } finally {
-      delete process.env.AWS_SECRET_ACCESS_KEY;
+      for (const k of Object.keys(secrets)) delete process.env[k];
+      if (regionBefore === undefined) delete process.env.AWS_REGION;
+      else process.env.AWS_REGION = regionBefore;
     }
     expect(c.mode).toBe('env');
     expect(await c.exited).toEqual({ code: 0, signal: null });
@@ -99,7 +114,8 @@ describe('ContainerLauncher', () => {
     expect(out.value('SM_HPS')).toBe('{"epochs":"3"}');
     expect(out.value('SM_HP_EPOCHS')).toBe('3');
     expect(out.value('SM_HOSTS')).toBe('["algo-1"]');
-    expect(out.value('AWS_SECRET_ACCESS_KEY')).toBe('');
+    for (const k of Object.keys(secrets)) expect(`${k}=${out.value(k) ?? '?'}`).toBe(`${k}=`);
+    expect(out.value('AWS_REGION')).toBe('eu-west-1');
     expect(out.value('arg')).toBe('train');
     expect(await fsp.readFile(path.join(root, 'env-job', 'log'), 'utf8')).toContain('SM_HOSTS=["algo-1"]');
     // The main process ended, so the container did: its grandchild went with it.
