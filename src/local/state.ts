@@ -1,7 +1,7 @@
 // Resource records of the local control plane, kept in memory and written to
 // one JSON file (atomically: temp file + rename) after every change, so a
 // restart of the control plane finds every record as it was.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { VariantSpec } from './runtime';
 
@@ -150,11 +150,23 @@ export class StateStore {
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
     this.file = join(dir, 'state.json');
+    // A crash between writing a temp file and renaming it leaves the temp file; state.json itself is whole.
+    for (const f of readdirSync(dir)) {
+      if (/^state\.json\.\d+\.tmp$/.test(f)) rmSync(join(dir, f), { force: true });
+    }
     this.data = existsSync(this.file) ? StateStore.load(this.file) : emptyState();
   }
 
   private static load(file: string): StateData {
-    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<StateData>;
+    let parsed: Partial<StateData>;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<StateData>;
+    } catch (err) {
+      throw new Error(
+        `${file} is not readable JSON (${(err as Error).message}): it was not written by this control plane's atomic save; ` +
+          'move the file away to start with an empty state',
+      );
+    }
     if (parsed.version !== 1) {
       throw new Error(`${file}: unknown state version ${String(parsed.version)}; move the file away to start empty`);
     }
@@ -165,7 +177,14 @@ export class StateStore {
   save(): void {
     if (this.frozen) return;
     const tmp = `${this.file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.data, null, 1));
+    const fd = openSync(tmp, 'w');
+    try {
+      writeSync(fd, JSON.stringify(this.data, null, 1));
+      // Without it, a power loss after the rename can leave an empty state.json (delayed allocation).
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, this.file);
   }
 

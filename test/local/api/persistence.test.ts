@@ -10,6 +10,10 @@ import {
   DescribeTrainingJobCommand,
 } from '@aws-sdk/client-sagemaker';
 import { InvokeEndpointCommand } from '@aws-sdk/client-sagemaker-runtime';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startLocalSageMaker } from '../../../src/local/server';
 import { startHarness, until, type Harness } from './fake-runtime';
 
 let h: Harness;
@@ -59,4 +63,27 @@ test('after a restart a running training job is Failed with the restart reason, 
 
   const p = await h.sm.send(new DescribeModelPackageCommand({ ModelPackageName: ModelPackageArn }));
   expect(p.ModelApprovalStatus).toBe('Approved');
+});
+
+test('a temp file left by a crash mid-save is ignored and removed; a state.json not written by the control plane stops startup naming the file', async () => {
+  const home = mkdtempSync(join(process.env.CHAMP_TEST_RUN_DIR ?? tmpdir(), 'local-sm-torn-'));
+  const root = join(home, 'local-sagemaker');
+  mkdirSync(root, { recursive: true });
+  const runtime = { training: h.training, endpoints: h.endpoints };
+  try {
+    // The crash came after the temp file was half written, before the rename: state.json is the previous whole one.
+    writeFileSync(join(root, 'state.json'), JSON.stringify({ version: 1, models: { m: { describe: { ModelName: 'm', ModelArn: 'arn', CreationTime: 1 } } } }));
+    writeFileSync(join(root, 'state.json.4242.tmp'), '{"version":1,"models":{"m');
+    const s = await startLocalSageMaker({ port: 0, stateDir: home, runtime, log: () => undefined });
+    await s.close();
+    expect(readdirSync(root).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect(existsSync(join(root, 'state.json'))).toBe(true);
+
+    writeFileSync(join(root, 'state.json'), '{"version":1,"models":{"m');
+    await expect(startLocalSageMaker({ port: 0, stateDir: home, runtime, log: () => undefined })).rejects.toThrow(
+      `${join(root, 'state.json')} is not readable JSON`,
+    );
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 });
