@@ -5,7 +5,7 @@
 // is killed as a group, and is tracked so that the control plane's exit kills it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, createWriteStream, promises as fsp, type WriteStream } from 'node:fs';
+import { constants as fsConstants, createWriteStream, promises as fsp, readFileSync, renameSync, writeFileSync, type WriteStream } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
@@ -27,6 +27,12 @@ export interface ContainerLauncherOptions {
   imageStore?: string;
   /** Defaults to `$CHAMP_LOCAL_ISOLATION`, else 'auto' (Docker if it answers, else namespace if it works, else env). */
   isolation?: IsolationSetting;
+  /**
+   * A file listing this launcher's live processes, so that after a crash
+   * (SIGKILL, OOM) of the control plane the next start can kill what the
+   * crash orphaned (`reapOrphans`). None by default.
+   */
+  ledgerFile?: string;
 }
 
 export interface StartContainerRequest {
@@ -222,6 +228,82 @@ function installExitHandlers(): void {
 }
 
 // ---------------------------------------------------------------------------
+// The ledger of live processes, for the crash that no exit handler sees.
+
+export interface LedgerEntry {
+  pid: number;
+  /** The process's start time (Linux /proc/<pid>/stat field 22): a pid reused by a stranger has another. */
+  startTicks: string | null;
+  dockerName?: string;
+  /** The control plane that started it: while that one lives, its processes are not orphans. */
+  owner: number;
+  ownerStartTicks: string | null;
+}
+
+/** The start time of a live process, or null when it is gone (a zombie is gone too) or there is no /proc. */
+export function processStartTicks(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // A dead process whose parent has not reaped it yet (inits that never reap exist) still has its /proc entry.
+    if (fields[0] === 'Z' || fields[0] === 'X') return null;
+    return fields[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function readLedger(file: string): LedgerEntry[] {
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    return Array.isArray(parsed) ? (parsed as LedgerEntry[]).filter((e) => typeof e?.pid === 'number') : [];
+  } catch {
+    return [];
+  }
+}
+
+function writeLedger(file: string, entries: LedgerEntry[]): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(entries));
+  renameSync(tmp, file);
+}
+
+/**
+ * Kills the process groups a crashed control plane left behind, as listed in
+ * its ledger, then empties the ledger. A pid is killed only while it is
+ * provably the same process (same start time), never a stranger that reused
+ * the number; without /proc nothing can be proven and nothing is killed.
+ * Returns the pids killed.
+ */
+export function reapOrphans(ledgerFile: string): number[] {
+  const killed: number[] = [];
+  const dockerNames: string[] = [];
+  const kept: LedgerEntry[] = [];
+  for (const e of readLedger(ledgerFile)) {
+    if (typeof e.owner === 'number' && e.ownerStartTicks !== null && processStartTicks(e.owner) === e.ownerStartTicks) {
+      // Another control plane on this state folder, still running: its processes are its own.
+      kept.push(e);
+      continue;
+    }
+    if (e.dockerName) dockerNames.push(e.dockerName);
+    if (e.startTicks === null || processStartTicks(e.pid) !== e.startTicks) continue;
+    try {
+      process.kill(-e.pid, 'SIGKILL');
+      killed.push(e.pid);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  if (dockerNames.length > 0) spawnSync('docker', ['rm', '-f', ...dockerNames], { stdio: 'ignore', timeout: 10_000 });
+  try {
+    writeLedger(ledgerFile, kept);
+  } catch {
+    // No state folder yet: nothing was recorded either.
+  }
+  return killed;
+}
+
+// ---------------------------------------------------------------------------
 
 class ContainerProcess implements RunningContainer {
   readonly exited: Promise<ContainerExit>;
@@ -239,6 +321,7 @@ class ContainerProcess implements RunningContainer {
     private readonly log: WriteStream,
     private readonly onLine: ((line: string) => void) | undefined,
     readonly dockerName: string | undefined,
+    onGone: () => void = () => undefined,
   ) {
     live.add(this);
     child.stdout!.on('data', (chunk: Buffer) => this.output('out', chunk));
@@ -255,6 +338,7 @@ class ContainerProcess implements RunningContainer {
         const finish = (): void => {
           this.flushPartial();
           live.delete(this);
+          onGone();
           this.log.end(() => resolve({ code, signal }));
         };
         if (closed) finish();
@@ -355,10 +439,24 @@ export function withheldFromContainers(name: string): boolean {
 export class ContainerLauncher {
   readonly imageStore: string;
   private readonly isolation: IsolationSetting;
+  private readonly ledgerFile: string | undefined;
+  private readonly ledger = new Map<number, LedgerEntry>();
 
   constructor(opts: ContainerLauncherOptions = {}) {
     this.imageStore = opts.imageStore ?? defaultImageStore();
     this.isolation = opts.isolation ?? isolationFromEnv();
+    this.ledgerFile = opts.ledgerFile;
+  }
+
+  private record(pid: number, entry: LedgerEntry | undefined): void {
+    if (!this.ledgerFile) return;
+    if (entry) this.ledger.set(pid, entry);
+    else this.ledger.delete(pid);
+    try {
+      writeLedger(this.ledgerFile, [...this.ledger.values()]);
+    } catch {
+      // The ledger only helps after a crash; a write failure must not stop a container.
+    }
   }
 
   /**
@@ -477,7 +575,14 @@ export class ContainerLauncher {
       throw new ContainerStartError(`could not start ${req.command} for image ${req.imageUri}: ${err.message}`);
     });
     installExitHandlers();
-    return new ContainerProcess(child, pid, mode, req.logFile, log, req.onLine, dockerName);
+    this.record(pid, {
+      pid,
+      startTicks: processStartTicks(pid),
+      ...(dockerName ? { dockerName } : {}),
+      owner: process.pid,
+      ownerStartTicks: processStartTicks(process.pid),
+    });
+    return new ContainerProcess(child, pid, mode, req.logFile, log, req.onLine, dockerName, () => this.record(pid, undefined));
   }
 }
 

@@ -31,7 +31,7 @@ import {
 import { addTags, listTags } from './api/tags';
 import { createTrainingJob, describeTrainingJob, listTrainingJobs, recoverTrainingJobs, RESTART_REASON, stopTrainingJob } from './api/training';
 import { createTransformJob, describeTransformJob, recoverTransformJobs, stopTransformJob } from './api/transform';
-import { ContainerLauncher } from './containers';
+import { ContainerLauncher, reapOrphans } from './containers';
 import { SageMakerError } from './errors';
 import { LocalEndpointRuntime } from './endpoint-runtime';
 import { defaultImageStore } from './image-store';
@@ -121,9 +121,12 @@ export interface LocalSageMaker {
   close(): Promise<void>;
 }
 
+/** The live container processes of the control plane working on `stateRoot` (see reapOrphans). */
+export const containerLedger = (stateRoot: string): string => join(stateRoot, 'containers.json');
+
 /** The real runtime: training runs and serving variants as containers or processes. */
 export function defaultRuntime(stateRoot: string, imageStore: string = defaultImageStore()): LocalRuntime {
-  const launcher = new ContainerLauncher({ imageStore });
+  const launcher = new ContainerLauncher({ imageStore, ledgerFile: containerLedger(stateRoot) });
   return {
     training: new LocalTrainingRunner({ launcher }),
     endpoints: new LocalEndpointRuntime({ workDir: join(stateRoot, 'endpoints'), launcher }),
@@ -193,6 +196,9 @@ export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<
   const log = opts.log ?? ((m: string) => process.stderr.write(`[local-sagemaker] ${m}\n`));
   const stateRoot = resolve(opts.stateDir, 'local-sagemaker');
   const state = new StateStore(stateRoot);
+  // A crash (SIGKILL, OOM) ran no exit handler: its containers still run, holding ports and CPU.
+  const reaped = reapOrphans(containerLedger(stateRoot));
+  if (reaped.length > 0) log(`killed ${reaped.length} container process(es) left by an earlier run that ended without stopping them: ${reaped.join(', ')}`);
   const admin = new AdminControls();
   const tasks = new Set<Promise<unknown>>();
   const { training, endpoints } = opts.runtime ?? defaultRuntime(stateRoot, opts.imageStore ? resolve(opts.imageStore) : undefined);

@@ -13,7 +13,9 @@ import { InvokeEndpointCommand } from '@aws-sdk/client-sagemaker-runtime';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLocalSageMaker } from '../../../src/local/server';
+import { spawn } from 'node:child_process';
+import { processStartTicks } from '../../../src/local/containers';
+import { containerLedger, startLocalSageMaker } from '../../../src/local/server';
 import { startHarness, until, type Harness } from './fake-runtime';
 
 let h: Harness;
@@ -84,6 +86,35 @@ test('a temp file left by a crash mid-save is ignored and removed; a state.json 
       `${join(root, 'state.json')} is not readable JSON`,
     );
   } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test('starting on the state folder of a control plane that was SIGKILLed kills the container processes it orphaned', async () => {
+  const home = mkdtempSync(join(process.env.CHAMP_TEST_RUN_DIR ?? tmpdir(), 'local-sm-crash-'));
+  const root = join(home, 'local-sagemaker');
+  mkdirSync(root, { recursive: true });
+  const orphan = spawn('sleep', ['60'], { detached: true, stdio: 'ignore' });
+  const crashed = spawn('true', [], { stdio: 'ignore' });
+  await new Promise((r) => crashed.once('exit', r));
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  try {
+    writeFileSync(
+      containerLedger(root),
+      JSON.stringify([{ pid: orphan.pid, startTicks: processStartTicks(orphan.pid!), owner: crashed.pid, ownerStartTicks: '1' }]),
+    );
+    const s = await startLocalSageMaker({ port: 0, stateDir: home, runtime: { training: h.training, endpoints: h.endpoints }, log: () => undefined });
+    await s.close();
+    await until('orphan gone', async () => (alive(orphan.pid!) ? undefined : true));
+  } finally {
+    orphan.kill('SIGKILL');
     rmSync(home, { recursive: true, force: true });
   }
 });

@@ -7,6 +7,9 @@ import {
   isolationFromEnv,
   liveContainerPids,
   namespaceIsolationAvailable,
+  processStartTicks,
+  reapOrphans,
+  type LedgerEntry,
   type RunningContainer,
 } from '../../../src/local/containers';
 import { snapshotContext } from '../../../src/local/image-store';
@@ -211,4 +214,41 @@ setInterval(() => undefined, 1000);
       plane.kill('SIGKILL');
     }
   }, 30_000);
+});
+
+describe('the ledger of live processes, for after a crash of the control plane', () => {
+  const readLedger = async (file: string): Promise<LedgerEntry[]> => JSON.parse(await fsp.readFile(file, 'utf8')) as LedgerEntry[];
+
+  it('lists a container while it runs, with this control plane as its owner, and drops it when it ends', async () => {
+    const ledgerFile = path.join(root, 'ledger-1.json');
+    const launcher = new ContainerLauncher({ imageStore: store, isolation: 'env', ledgerFile });
+    const c = await launcher.start({ imageUri, command: 'train', optMlDir: await optMl('ledger-job'), environment: { WAIT: '1' }, logFile: path.join(root, 'ledger-job', 'log'), name: 'ledger' });
+    expect(await readLedger(ledgerFile)).toEqual([{ pid: c.pid, startTicks: processStartTicks(c.pid), owner: process.pid, ownerStartTicks: processStartTicks(process.pid) }]);
+    await c.stop(500);
+    expect(await readLedger(ledgerFile)).toEqual([]);
+  });
+
+  it('reapOrphans kills the process groups of a dead owner, never a reused pid nor a live owner\'s processes', async () => {
+    const orphan = spawn('sleep', ['60'], { detached: true, stdio: 'ignore' });
+    const bystander = spawn('sleep', ['60'], { detached: true, stdio: 'ignore' });
+    const deadOwner = spawn('true', [], { stdio: 'ignore' });
+    await new Promise((r) => deadOwner.once('exit', r));
+    try {
+      const ledgerFile = path.join(root, 'ledger-2.json');
+      const entries: LedgerEntry[] = [
+        { pid: orphan.pid!, startTicks: processStartTicks(orphan.pid!), owner: deadOwner.pid!, ownerStartTicks: '1' },
+        // Same pid number as a live process, but another start time: a stranger that reused the number.
+        { pid: bystander.pid!, startTicks: '1', owner: deadOwner.pid!, ownerStartTicks: '1' },
+        // Started by a control plane that still runs (this one).
+        { pid: bystander.pid!, startTicks: processStartTicks(bystander.pid!), owner: process.pid, ownerStartTicks: processStartTicks(process.pid) },
+      ];
+      await fsp.writeFile(ledgerFile, JSON.stringify(entries));
+      expect(reapOrphans(ledgerFile)).toEqual([orphan.pid]);
+      await waitFor(() => !isProcessAlive(orphan.pid!));
+      expect(isProcessAlive(bystander.pid!)).toBe(true);
+      expect(await readLedger(ledgerFile)).toEqual([entries[2]]);
+    } finally {
+      for (const p of [orphan, bystander]) p.kill('SIGKILL');
+    }
+  });
 });
