@@ -27,6 +27,10 @@ export const ErrorTypes = {
   AwsRetryable: 'AwsRetryable',
   SmokeTestFailed: 'SmokeTestFailed',
   InvalidApproval: 'InvalidApproval',
+  /** A workflow input outside the spec (e.g. `poll`) that makes no sense. */
+  InvalidInput: 'InvalidInput',
+  /** A plain Error escaped the workflow: a bug in champ, not in the spec or the platform. */
+  PipelineBug: 'PipelineBug',
 } as const;
 export type ErrorType = (typeof ErrorTypes)[keyof typeof ErrorTypes];
 

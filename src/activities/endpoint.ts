@@ -34,6 +34,7 @@ import type {
   CreateModelInput,
   DeleteResourceInput,
   DeployEndpointInput,
+  DescribeEndpointInput,
   DeployEndpointResult,
   EndpointState,
   RollbackEndpointInput,
@@ -191,9 +192,30 @@ export function createEndpointActivities(deps: ActivityDeps) {
     env.log.info(created ? 'endpoint config created' : 'endpoint config already exists', { configName: input.configName });
   }
 
+  function failedEndpoint(name: string, d: DescribeEndpointOutput) {
+    return terminal(
+      ErrorTypes.EndpointFailed,
+      `endpoint ${name} is Failed: ${d.FailureReason ?? 'no FailureReason given'}. Delete it or fix it; champ does not recreate a failed endpoint.`,
+      { endpointName: name, failureReason: d.FailureReason },
+    );
+  }
+
+  async function describeEndpoint(input: DescribeEndpointInput): Promise<EndpointState | null> {
+    const env = activityEnv(deps.log);
+    const name = input.endpointName;
+    const d = await findEndpoint(name);
+    if (!d) return null;
+    const status = d.EndpointStatus ?? 'Unknown';
+    if (status === 'Failed') throw failedEndpoint(name, d);
+    // What serves before our change is only known once the change in flight settles.
+    if (IN_FLIGHT.has(status)) throw notReady({ resource: `endpoint ${name}`, status, poll: env.attempt, detail: 'waiting for the change in flight before deploying' });
+    return endpointState(d, name);
+  }
+
   async function deployEndpoint(input: DeployEndpointInput): Promise<DeployEndpointResult> {
     const env = activityEnv(deps.log);
     const name = input.endpointName;
+    const before = input.before;
     const current = await findEndpoint(name);
     if (!current) {
       const created = await createOnce('CreateEndpoint', `endpoint ${name}`, () =>
@@ -207,27 +229,23 @@ export function createEndpointActivities(deps: ActivityDeps) {
       throw notReady({ resource: `endpoint ${name}`, status: 'just created by another caller', poll: env.attempt });
     }
     const status = current.EndpointStatus ?? 'Unknown';
+    if (status === 'Failed') throw failedEndpoint(name, current);
     const pending = current.PendingDeploymentSummary?.EndpointConfigName;
-    if (status === 'Failed') {
-      throw terminal(
-        ErrorTypes.EndpointFailed,
-        `endpoint ${name} is Failed: ${current.FailureReason ?? 'no FailureReason given'}. Delete it or fix it; champ does not recreate a failed endpoint.`,
-        { endpointName: name, failureReason: current.FailureReason },
-      );
-    }
-    if (status === 'Creating' && current.EndpointConfigName === input.configName) {
-      return { action: 'created' };
-    }
-    if (IN_FLIGHT.has(status)) {
-      if (status === 'Updating' && pending === input.configName) {
-        return { action: 'updated', ...(current.EndpointConfigName ? { previousConfigName: current.EndpointConfigName } : {}) };
-      }
-      // Wait for the change in flight to settle before starting ours.
-      throw notReady({ resource: `endpoint ${name}`, status, poll: env.attempt, detail: 'waiting for the change in flight before updating' });
+    if (pending === input.configName) {
+      // Our update is in flight: the endpoint still serves the previous config.
+      const previous = current.EndpointConfigName ?? before?.configName;
+      return { action: 'updated', ...(previous ? { previousConfigName: previous } : {}) };
     }
     if (current.EndpointConfigName === input.configName) {
-      env.log.info('endpoint already runs this config', { endpointName: name, configName: input.configName });
-      return { action: 'updated' };
+      // A retry after our own create or update was accepted: the endpoint no
+      // longer shows what served before, so the state recorded before the call says it.
+      if (status === 'Creating' || !before) return { action: 'created' };
+      env.log.info('endpoint already runs this config', { endpointName: name, configName: input.configName, status });
+      return { action: 'updated', ...(before.configName ? { previousConfigName: before.configName } : {}) };
+    }
+    if (IN_FLIGHT.has(status)) {
+      // Wait for the change in flight to settle before starting ours.
+      throw notReady({ resource: `endpoint ${name}`, status, poll: env.attempt, detail: 'waiting for the change in flight before updating' });
     }
     const previous = current.EndpointConfigName;
     await awsCall({ operation: 'UpdateEndpoint', resource: `endpoint ${name}` }, () =>
@@ -420,6 +438,7 @@ export function createEndpointActivities(deps: ActivityDeps) {
   return {
     createModel,
     createEndpointConfig,
+    describeEndpoint,
     deployEndpoint,
     awaitEndpoint,
     verifyEndpoint,

@@ -136,6 +136,12 @@ export interface DeployEndpointInput {
   configName: string;
   strategy: UpdateStrategySpec;
   tags: Record<string, string>;
+  /**
+   * The endpoint as `describeEndpoint` saw it before this deployment (null:
+   * it did not exist). Recorded in history before any change, so a retry that
+   * finds the change already made still knows what served before.
+   */
+  before: EndpointState | null;
 }
 export interface DeployEndpointResult {
   action: 'created' | 'updated';
@@ -196,6 +202,8 @@ export interface PipelineActivities {
   setApproval(input: SetApprovalInput): Promise<void>;
   createModel(input: CreateModelInput): Promise<void>;
   createEndpointConfig(input: CreateEndpointConfigInput): Promise<void>;
+  /** Check-once-and-throw: the settled endpoint (null when absent); NotReady while a change is in flight; Failed is terminal. */
+  describeEndpoint(input: DescribeEndpointInput): Promise<EndpointState | null>;
   deployEndpoint(input: DeployEndpointInput): Promise<DeployEndpointResult>;
   /** Check-once-and-throw: returns once the endpoint is out of Creating/Updating/SystemUpdating/RollingBack. */
   awaitEndpoint(input: AwaitEndpointInput): Promise<EndpointState>;

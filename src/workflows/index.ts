@@ -1,6 +1,6 @@
 // The worker's one workflows entry: every workflow and its messages. Only
 // workflows are exported as functions here, because the worker registers
 // every exported function as a workflow type (evaluateGate lives in ./gate).
-export { trainingPipeline, WorkflowErrorTypes } from './pipeline';
+export { trainingPipeline } from './pipeline';
 export * from './messages';
 export type { GateChampion, GateResult, GateRuleResult, RuleVerdict } from './gate';

@@ -117,6 +117,8 @@ export interface PipelineStatus {
     model?: string;
     endpointConfig?: string;
     endpoint: string;
+    /** The config the endpoint served before this run's deployment (absent: it did not exist). */
+    previousEndpointConfig?: string;
     modelPackageArn?: string;
   };
   logs: { training?: string };

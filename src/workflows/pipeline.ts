@@ -35,12 +35,6 @@ import {
   type StageTiming,
 } from './messages';
 
-/** Failure types raised by the workflow itself (activities' types live in shared.ts). */
-export const WorkflowErrorTypes = {
-  InvalidInput: 'InvalidInput',
-  PipelineBug: 'PipelineBug',
-} as const;
-
 const SA_PIPELINE = defineSearchAttributeKey(SEARCH_ATTRIBUTES.pipeline, SearchAttributeType.KEYWORD);
 const SA_STAGE = defineSearchAttributeKey(SEARCH_ATTRIBUTES.stage, SearchAttributeType.KEYWORD);
 const SA_OUTCOME = defineSearchAttributeKey(SEARCH_ATTRIBUTES.outcome, SearchAttributeType.KEYWORD);
@@ -182,6 +176,9 @@ class PipelineRun {
     await this.stage('training', async () => {
       const jobName = this.names.trainingJob;
       this.status.resources.trainingJob = jobName;
+      // Registered before the create: a cancellation while startTraining runs
+      // may land after SageMaker accepted the job. Stopping a job that never started is a no-op.
+      const stop = this.compensate(`stop training job ${jobName}`, () => this.control.stopTraining({ jobName }));
       const started = await this.control.startTraining({
         jobName,
         imageUri: this.imageUri(),
@@ -189,7 +186,6 @@ class PipelineRun {
         tags: this.tags(),
       });
       this.created.push({ kind: 'training-job', name: started.jobName });
-      const stop = this.compensate(`stop training job ${jobName}`, () => this.control.stopTraining({ jobName }));
       this.training = await this.trainingWait.awaitTraining({ jobName });
       this.dropCompensation(stop);
       this.status.candidate.metrics = this.training.metrics;
@@ -322,38 +318,54 @@ class PipelineRun {
       });
 
       const endpointName = spec.endpointName;
-      const deployed = await this.control.deployEndpoint({ endpointName, configName: endpointConfig, strategy: spec.strategy, tags: this.tags() });
+      // What serves now is recorded in history before anything changes, so a
+      // retry, a crash or a cancellation mid-deploy still knows what to put back.
+      const before = await this.endpointWait.describeEndpoint({ endpointName });
+      this.status.resources.previousEndpointConfig = before?.configName;
+      // Registered before the call: a cancellation while it runs must undo it too.
+      const undo = this.compensate(...this.endpointUndo(endpointName, endpointConfig, before?.configName, before === null));
+      const deployed = await this.endpointWait.deployEndpoint({ endpointName, configName: endpointConfig, strategy: spec.strategy, tags: this.tags(), before });
       this.deployment = deployed;
-      if (deployed.action === 'created') {
-        this.track('endpoint', endpointName);
-        this.compensate(`delete endpoint ${endpointName}`, async () => {
+      this.dropCompensation(undo);
+      if (deployed.action === 'created') this.track('endpoint', endpointName);
+      this.compensate(...this.endpointUndo(endpointName, endpointConfig, deployed.previousConfigName ?? before?.configName, deployed.action === 'created'));
+    });
+  }
+
+  /** How to undo our change to the endpoint: delete what we created, else put back what served. */
+  private endpointUndo(endpointName: string, newConfig: string, previous: string | undefined, created: boolean): [string, (reason: string) => Promise<void>] {
+    if (created) {
+      return [
+        `delete endpoint ${endpointName}`,
+        async () => {
           await this.guardEndpoint(() => this.control.deleteEndpoint({ name: endpointName }));
           this.markDeleted('endpoint', endpointName);
-        });
-      } else {
-        const previous = deployed.previousConfigName;
-        this.compensate(`put endpoint ${endpointName} back on ${previous ?? '(unknown config)'}`, async () => {
-          if (!previous || previous === endpointConfig) {
-            this.endpointMayUseNewConfig = true;
+        },
+      ];
+    }
+    return [
+      `put endpoint ${endpointName} back on ${previous ?? '(unknown config)'}`,
+      async () => {
+        if (!previous || previous === newConfig) {
+          this.endpointMayUseNewConfig = true;
+          throw ApplicationFailure.nonRetryable(
+            `endpoint ${endpointName} was updated but its previous config is unknown; it is left as it is`,
+            ErrorTypes.EndpointFailed,
+          );
+        }
+        // The endpoint served before this run: it is put back, never deleted.
+        await this.guardEndpoint(async () => {
+          await this.endpointWait.rollbackEndpoint({ endpointName, configName: previous });
+          const state = await this.endpointWait.awaitEndpoint({ endpointName });
+          if (state.configName && state.configName !== previous) {
             throw ApplicationFailure.nonRetryable(
-              `endpoint ${endpointName} was updated but its previous config is unknown; it is left as it is`,
+              `after the rollback endpoint ${endpointName} runs ${state.configName}, not ${previous} (status ${state.status}${state.failureReason ? `: ${state.failureReason}` : ''})`,
               ErrorTypes.EndpointFailed,
             );
           }
-          // The endpoint served before this run: it is put back, never deleted.
-          await this.guardEndpoint(async () => {
-            await this.control.rollbackEndpoint({ endpointName, configName: previous });
-            const state = await this.endpointWait.awaitEndpoint({ endpointName });
-            if (state.configName && state.configName !== previous) {
-              throw ApplicationFailure.nonRetryable(
-                `after the rollback endpoint ${endpointName} runs ${state.configName}, not ${previous} (status ${state.status}${state.failureReason ? `: ${state.failureReason}` : ''})`,
-                ErrorTypes.EndpointFailed,
-              );
-            }
-          });
         });
-      }
-    });
+      },
+    ];
   }
 
   /** Returns why the new deployment is not good, or undefined when it is. */
@@ -391,7 +403,8 @@ class PipelineRun {
   private async rollBack(reason: string): Promise<void> {
     await this.stage('rolling-back', async () => {
       wf.log.warn('verification failed, rolling back', { pipeline: this.spec.name, reason });
-      await this.unwind(`rolled back: ${reason}`, 'strict');
+      // A cancellation arriving now must not leave the endpoint half put back.
+      await wf.CancellationScope.nonCancellable(() => this.unwind(`rolled back: ${reason}`, 'strict'));
     });
   }
 
@@ -462,7 +475,7 @@ class PipelineRun {
     if (cancelled || err instanceof TemporalFailure) return err;
     // A plain Error would only fail the workflow task and retry forever; the compensations already ran.
     return ApplicationFailure.create({
-      type: WorkflowErrorTypes.PipelineBug,
+      type: ErrorTypes.PipelineBug,
       message: reason,
       nonRetryable: true,
       cause: err instanceof Error ? err : undefined,
@@ -557,18 +570,22 @@ class PipelineRun {
       { validator: (input) => this.validateApproval(input, 'reject') },
     );
     wf.setHandler(approvalSignal, (input) => {
-      const problem = this.approvalProblem(input?.modelVersion);
+      // A signal cannot be refused, so a malformed one is ignored, never read as a rejection.
+      const problem =
+        typeof input?.approved !== 'boolean'
+          ? `"approved" must be true or false (got ${JSON.stringify(input?.approved) ?? 'nothing'}); send {"approved": true, "reviewer": "<name>"}`
+          : this.approvalProblem(input.modelVersion);
       if (problem) {
         this.status.ignoredSignals += 1;
         wf.log.warn(`approval signal ignored: ${problem}`, { signal: input });
         return;
       }
-      const approved = input?.approved === true;
-      const reviewer = input?.reviewer?.trim() || 'unnamed reviewer (signal)';
+      const approved = input.approved;
+      const reviewer = (typeof input.reviewer === 'string' && input.reviewer.trim()) || 'unnamed reviewer (signal)';
       this.decide({
         decision: approved ? 'approved' : 'rejected',
         reviewer,
-        comment: input?.comment?.trim() || `${approved ? 'approved' : 'rejected'} by ${reviewer}`,
+        comment: (typeof input.comment === 'string' && input.comment.trim()) || `${approved ? 'approved' : 'rejected'} by ${reviewer}`,
         modelVersion: this.status.approval?.modelVersion ?? 0,
         via: 'signal',
       });
@@ -638,7 +655,7 @@ class PipelineRun {
       if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
         throw ApplicationFailure.nonRetryable(
           `${field} must be a positive number of seconds (got ${String(value)}); omit it for the default`,
-          WorkflowErrorTypes.InvalidInput,
+          ErrorTypes.InvalidInput,
         );
       }
     }

@@ -17,7 +17,7 @@ import { ErrorTypes } from '../../src/shared';
 import { activityRunner, awsError, failureOf, mockedClients } from './helpers';
 
 const strategy = { type: 'all-at-once' as const, waitInterval: '5m', terminationWait: '0s', alarms: [] };
-const deployInput = (over: Partial<DeployEndpointInput> = {}): DeployEndpointInput => ({ endpointName: 'claims', configName: 'claims-new-config', strategy, tags: {}, ...over });
+const deployInput = (over: Partial<DeployEndpointInput> = {}): DeployEndpointInput => ({ endpointName: 'claims', configName: 'claims-new-config', strategy, tags: {}, before: { endpointName: 'claims', status: 'InService', configName: 'claims-old-config' }, ...over });
 const missing = () => awsError('ValidationException', 400, 'Could not find endpoint "claims".');
 const smokeTest = { contentType: 'application/json', accept: 'application/json', body: { instances: [[1, 2]] }, expectStatus: 200, expectJsonPaths: ['predictions.0.score'] };
 
@@ -50,10 +50,21 @@ describe('deployEndpoint', () => {
     });
   });
 
-  it('does not update again when a retry finds the endpoint already on our config', async () => {
+  it('reports the previous config recorded before the call when a retry finds our update already finished', async () => {
     const { clients, sageMakerMock } = mockedClients();
     sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'InService', EndpointConfigName: 'claims-new-config' });
-    expect(await activityRunner().run(createActivities({ clients }).deployEndpoint, deployInput())).toEqual({ action: 'updated' });
+    expect(await activityRunner().run(createActivities({ clients }).deployEndpoint, deployInput())).toEqual({
+      action: 'updated',
+      previousConfigName: 'claims-old-config',
+    });
+    expect(sageMakerMock.commandCalls(UpdateEndpointCommand)).toHaveLength(0);
+  });
+
+  it('reports a first deployment as created when a retry finds the endpoint it created already InService', async () => {
+    const { clients, sageMakerMock } = mockedClients();
+    sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'InService', EndpointConfigName: 'claims-new-config' });
+    expect(await activityRunner().run(createActivities({ clients }).deployEndpoint, deployInput({ before: null }))).toEqual({ action: 'created' });
+    expect(sageMakerMock.commandCalls(CreateEndpointCommand)).toHaveLength(0);
     expect(sageMakerMock.commandCalls(UpdateEndpointCommand)).toHaveLength(0);
   });
 
@@ -77,6 +88,29 @@ describe('deployEndpoint', () => {
     expect(await failureOf(activityRunner().run(acts.deployEndpoint, deployInput()))).toMatchObject({ type: ErrorTypes.NotReady, nonRetryable: false });
     expect(await activityRunner().run(acts.deployEndpoint, deployInput())).toEqual({ action: 'updated', previousConfigName: 'a' });
     expect(sageMakerMock.commandCalls(UpdateEndpointCommand)).toHaveLength(0);
+  });
+});
+
+describe('describeEndpoint', () => {
+  it('returns null for a missing endpoint, waits while a change is in flight, and returns the settled state', async () => {
+    const { clients, sageMakerMock } = mockedClients();
+    const acts = createActivities({ clients });
+    sageMakerMock
+      .on(DescribeEndpointCommand)
+      .rejectsOnce(missing())
+      .resolvesOnce({ EndpointName: 'claims', EndpointStatus: 'Updating', EndpointConfigName: 'a', PendingDeploymentSummary: { EndpointConfigName: 'b' } })
+      .resolvesOnce({ EndpointName: 'claims', EndpointStatus: 'InService', EndpointConfigName: 'b' });
+    expect(await activityRunner().run(acts.describeEndpoint, { endpointName: 'claims' })).toBeNull();
+    expect(await failureOf(activityRunner(3).run(acts.describeEndpoint, { endpointName: 'claims' }))).toMatchObject({ type: ErrorTypes.NotReady, nonRetryable: false });
+    expect(await activityRunner().run(acts.describeEndpoint, { endpointName: 'claims' })).toEqual({ endpointName: 'claims', status: 'InService', configName: 'b' });
+  });
+
+  it('refuses a Failed endpoint non-retryably with its FailureReason', async () => {
+    const { clients, sageMakerMock } = mockedClients();
+    sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'Failed', FailureReason: 'image not found' });
+    const f = await failureOf(activityRunner().run(createActivities({ clients }).describeEndpoint, { endpointName: 'claims' }));
+    expect(f).toMatchObject({ type: ErrorTypes.EndpointFailed, nonRetryable: true });
+    expect(f.message).toContain('image not found');
   });
 });
 

@@ -123,6 +123,7 @@ async function waitUntilListening(port: number, deadlineMs: number): Promise<voi
       configName: 'claims-moto-config',
       strategy: { type: 'all-at-once', waitInterval: '5m', terminationWait: '0s', alarms: [] },
       tags: {},
+      before: null,
     });
     expect(deployed).toEqual({ action: 'created' });
 

@@ -204,4 +204,98 @@ describe('trainingPipeline deployment', () => {
       expect(fake.endpoint.configName).toBe(OLD_CONFIG);
     });
   });
+
+  it('stops the training job when cancelled while startTraining is still being retried', async () => {
+    let created = false;
+    const fake = fakeActivities({
+      async startTraining() {
+        // SageMaker accepted the job, but the answer keeps getting lost.
+        created = true;
+        throw ApplicationFailure.create({ type: 'AwsRetryable', message: 'socket hang up' });
+      },
+    });
+    await withWorker({ activities: fake.activities }, async ({ client, taskQueue }) => {
+      const handle = await startPipeline(client, taskQueue, { spec: testSpec() });
+      while (!created) await new Promise((r) => setTimeout(r, 20));
+      await handle.cancel();
+      const err = await handle.result().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+      expect(fake.inputs('stopTraining')).toEqual([{ jobName: fake.inputs('startTraining')[0].jobName }]);
+    });
+  });
+
+  it('puts the endpoint back when cancelled while an accepted update is still being deployed', async () => {
+    const fake = fakeActivities(
+      {
+        async deployEndpoint({ configName }) {
+          // UpdateEndpoint went through; the activity has not reported back yet.
+          fake.endpoint.configName = configName;
+          throw notReady('endpoint demo-endpoint');
+        },
+      },
+      { servingConfig: OLD_CONFIG },
+    );
+    await withWorker({ activities: fake.activities }, async ({ client, taskQueue }) => {
+      const handle = await startPipeline(client, taskQueue, { spec: testSpec() });
+      while (fake.inputs('deployEndpoint').length < 2) await new Promise((r) => setTimeout(r, 20));
+      await handle.cancel();
+      await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+      expect(fake.inputs('describeEndpoint')).toEqual([{ endpointName: 'demo-endpoint' }]);
+      expect(fake.inputs('rollbackEndpoint')).toEqual([{ endpointName: 'demo-endpoint', configName: OLD_CONFIG }]);
+      expect(fake.endpoint.configName).toBe(OLD_CONFIG);
+      expect(fake.inputs('deleteEndpoint')).toHaveLength(0);
+      expect((await handle.query(statusQuery)).resources.previousEndpointConfig).toBe(OLD_CONFIG);
+    });
+  });
+
+  it('keeps polling an endpoint busy with another change for longer than quick calls may retry', async () => {
+    let busyPolls = 12;
+    const fake = fakeActivities(
+      {
+        async deployEndpoint({ configName }) {
+          if (busyPolls-- > 0) throw notReady('endpoint demo-endpoint (another update in flight)');
+          fake.endpoint.configName = configName;
+          return { action: 'updated', previousConfigName: OLD_CONFIG };
+        },
+      },
+      { servingConfig: OLD_CONFIG },
+    );
+    await withWorker({ activities: fake.activities }, async ({ client, taskQueue }) => {
+      const result = await (await startPipeline(client, taskQueue, { spec: testSpec() })).result();
+      expect(result.outcome).toBe('deployed');
+      expect(fake.inputs('deployEndpoint')).toHaveLength(13);
+    });
+  }, 20_000);
+
+  it('finishes putting the endpoint back when cancelled during the rollback', async () => {
+    let released = false;
+    const fake = fakeActivities(
+      {
+        async verifyEndpoint() {
+          return { ok: false, reason: 'smoke test answered 500' };
+        },
+        async rollbackEndpoint({ configName }) {
+          if (!released) throw notReady('endpoint demo-endpoint');
+          fake.endpoint.configName = configName;
+        },
+      },
+      { servingConfig: OLD_CONFIG },
+    );
+    await withWorker({ activities: fake.activities }, async ({ client, taskQueue }) => {
+      const handle = await startPipeline(client, taskQueue, { spec: testSpec() });
+      await waitForStatus(handle, (s) => s.stage === 'rolling-back');
+      while (fake.inputs('rollbackEndpoint').length < 2) await new Promise((r) => setTimeout(r, 20));
+      await handle.cancel();
+      await new Promise((r) => setTimeout(r, 300));
+      released = true;
+      await handle.result().catch(() => undefined);
+      expect(fake.endpoint.configName).toBe(OLD_CONFIG);
+      const newConfig = fake.inputs('createEndpointConfig')[0].configName;
+      expect(fake.inputs('deleteEndpointConfig')).toEqual([{ name: newConfig }]);
+      expect(fake.inputs('deleteModel')).toHaveLength(1);
+    });
+  });
 });

@@ -69,6 +69,9 @@ export function fakeActivities(overrides: Partial<PipelineActivities> = {}, opts
     async setApproval() {},
     async createModel() {},
     async createEndpointConfig() {},
+    async describeEndpoint({ endpointName }) {
+      return endpoint.configName ? { endpointName, status: 'InService', configName: endpoint.configName } : null;
+    },
     async deployEndpoint({ configName }) {
       const previous = endpoint.configName;
       endpoint.configName = configName;

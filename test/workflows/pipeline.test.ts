@@ -44,6 +44,7 @@ describe('trainingPipeline', () => {
         'setApproval',
         'createModel',
         'createEndpointConfig',
+        'describeEndpoint',
         'deployEndpoint',
         'awaitEndpoint',
         'verifyEndpoint',
@@ -158,6 +159,22 @@ describe('trainingPipeline', () => {
       expect(result.outcome).toBe('deployed');
       expect(result.approval).toMatchObject({ decision: 'approved', reviewer: 'bo', via: 'signal' });
       expect(fake.names()).toContain('deployEndpoint');
+    });
+  });
+
+  it('ignores an approval signal whose "approved" is not a boolean instead of reading it as a rejection', async () => {
+    const fake = fakeActivities();
+    await withWorker({ activities: fake.activities }, async ({ client, taskQueue }) => {
+      const handle = await startPipeline(client, taskQueue, { spec: testSpec((s) => (s.approval.required = true)) });
+      await waitForStatus(handle, awaitingApproval);
+      // What a hand-typed `temporal workflow signal --input '{"approved":"yes"}'` sends.
+      await handle.signal(approvalSignal, { approved: 'yes', reviewer: 'bo' } as unknown as { approved: boolean });
+      const afterIgnored = await waitForStatus(handle, (s) => s.ignoredSignals === 1);
+      expect(afterIgnored.approval).toMatchObject({ awaiting: true });
+      expect(afterIgnored.approval?.decision).toBeUndefined();
+
+      await handle.signal(approvalSignal, { approved: true, reviewer: 'bo' });
+      expect(await handle.result()).toMatchObject({ outcome: 'deployed', approval: { decision: 'approved', reviewer: 'bo', via: 'signal' } });
     });
   });
 
