@@ -10,6 +10,7 @@ import {
   DescribeEndpointCommand,
   DescribeEndpointConfigCommand,
   ListEndpointConfigsCommand,
+  ListEndpointsCommand,
   ListModelsCommand,
   UpdateEndpointCommand,
   type DeploymentConfig,
@@ -389,6 +390,27 @@ export function createEndpointActivities(deps: ActivityDeps) {
     }
   }
 
+  /**
+   * Every config any endpoint in the account runs or is moving to. A config
+   * (and its model) may be in use by an endpoint other than the spec's: a
+   * renamed deployment.endpointName, a staging endpoint, one made by hand.
+   */
+  async function configsInUse(): Promise<Set<string>> {
+    const endpoints: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await sm.send(new ListEndpointsCommand({ MaxResults: 100, NextToken: token }));
+      for (const e of page?.Endpoints ?? []) if (e.EndpointName) endpoints.push(e.EndpointName);
+      token = page?.NextToken;
+    } while (token);
+    const inUse = new Set<string>();
+    for (const name of endpoints) {
+      const d = await findEndpoint(name);
+      for (const c of [d?.EndpointConfigName, d?.PendingDeploymentSummary?.EndpointConfigName]) if (c) inUse.add(c);
+    }
+    return inUse;
+  }
+
   async function cleanupOldVersions(input: CleanupInput): Promise<CleanupResult> {
     const env = activityEnv(deps.log);
     const keep = Math.max(1, input.keep);
@@ -404,6 +426,18 @@ export function createEndpointActivities(deps: ActivityDeps) {
       }
       throw classifyAwsError(err, { operation: 'ListEndpointConfigs/ListModels', resource: `pipeline ${input.pipeline}` });
     }
+    if (configs.length === 0 && models.length === 0) return { deletedConfigs: [], deletedModels: [] };
+    let inUse: Set<string>;
+    try {
+      inUse = await configsInUse();
+    } catch (err) {
+      // Without the list nothing can be known to be unused: delete nothing.
+      if (hasErrorCode(err, 'UnknownOperationException')) {
+        env.log.warn('the control plane cannot list endpoints; nothing cleaned up', { pipeline: input.pipeline });
+        return { deletedConfigs: [], deletedModels: [] };
+      }
+      throw classifyAwsError(err, { operation: 'ListEndpoints', resource: `pipeline ${input.pipeline}` });
+    }
     const endpoint = await findEndpoint(input.endpointName);
     const protectedConfigs = new Set<string>(
       [endpoint?.EndpointConfigName, endpoint?.PendingDeploymentSummary?.EndpointConfigName].filter((c): c is string => !!c),
@@ -414,6 +448,8 @@ export function createEndpointActivities(deps: ActivityDeps) {
       if (keptConfigs.size >= keep) break;
       keptConfigs.add(c.name);
     }
+    // Configs any other endpoint uses stay too, but do not count towards keep.
+    for (const c of inUse) keptConfigs.add(c);
     const keptModels = new Set<string>();
     for (const c of keptConfigs) for (const m of await modelsOf(c)) keptModels.add(m);
     // The newest models also stay, which spares a concurrent run's model whose config does not exist yet.

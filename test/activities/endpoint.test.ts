@@ -6,6 +6,7 @@ import {
   DescribeEndpointCommand,
   DescribeEndpointConfigCommand,
   ListEndpointConfigsCommand,
+  ListEndpointsCommand,
   ListModelsCommand,
   UpdateEndpointCommand,
 } from '@aws-sdk/client-sagemaker';
@@ -249,6 +250,7 @@ describe('cleanupOldVersions', () => {
     sageMakerMock.on(ListModelsCommand).resolves({
       Models: ['e', 'd', 'c', 'b'].map((k, i) => ({ ModelName: `claims-${k}-model`, CreationTime: day(5 - i), ModelArn: 'a' })),
     });
+    sageMakerMock.on(ListEndpointsCommand).resolves({ Endpoints: [{ EndpointName: 'claims', EndpointArn: 'a', CreationTime: day(1), LastModifiedTime: day(1), EndpointStatus: 'InService' }] });
     // The live config is an old one (a rollback happened).
     sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'InService', EndpointConfigName: 'claims-b-config' });
     sageMakerMock.on(DescribeEndpointConfigCommand).callsFake((input: { EndpointConfigName: string }) => ({
@@ -262,6 +264,48 @@ describe('cleanupOldVersions', () => {
     expect(r.deletedConfigs).not.toContain('claims-b-config');
     expect(r.deletedModels).not.toContain('claims-b-model');
     expect(r.deletedConfigs).not.toContain('other-claims-x-config');
+  });
+
+  it('never deletes a config or model that another endpoint uses, even one outside the pipeline', async () => {
+    const { clients, sageMakerMock } = mockedClients();
+    const summary = (EndpointName: string) => ({ EndpointName, EndpointArn: 'a', CreationTime: day(1), LastModifiedTime: day(1), EndpointStatus: 'InService' as const });
+    sageMakerMock.on(ListEndpointConfigsCommand).resolves({
+      EndpointConfigs: ['e', 'd', 'c', 'b'].map((k, i) => ({ EndpointConfigName: `claims-${k}-config`, CreationTime: day(5 - i), EndpointConfigArn: 'a' })),
+    });
+    sageMakerMock.on(ListModelsCommand).resolves({
+      Models: ['e', 'd', 'c', 'b'].map((k, i) => ({ ModelName: `claims-${k}-model`, CreationTime: day(5 - i), ModelArn: 'a' })),
+    });
+    // Two pages: the spec's endpoint, then the old name the spec used before and a hand-made one.
+    sageMakerMock
+      .on(ListEndpointsCommand)
+      .resolvesOnce({ Endpoints: [summary('claims')], NextToken: 'p2' })
+      .resolvesOnce({ Endpoints: [summary('claims-old-name'), summary('adhoc')] });
+    const serving: Record<string, string> = { claims: 'claims-e-config', 'claims-old-name': 'claims-c-config', adhoc: 'adhoc-config' };
+    sageMakerMock.on(DescribeEndpointCommand).callsFake((input: { EndpointName: string }) => ({
+      EndpointName: input.EndpointName,
+      EndpointStatus: 'InService',
+      EndpointConfigName: serving[input.EndpointName],
+    }));
+    // adhoc-config was made by hand around this pipeline's model d.
+    sageMakerMock.on(DescribeEndpointConfigCommand).callsFake((input: { EndpointConfigName: string }) => ({
+      ProductionVariants: [{ VariantName: 'AllTraffic', ModelName: input.EndpointConfigName === 'adhoc-config' ? 'claims-d-model' : input.EndpointConfigName.replace('-config', '-model') }],
+    }));
+    sageMakerMock.on(DeleteEndpointConfigCommand).resolves({});
+    sageMakerMock.on(DeleteModelCommand).resolves({});
+    const r = await activityRunner().run(createActivities({ clients }).cleanupOldVersions, { pipeline: 'claims', endpointName: 'claims', keep: 1 });
+    expect(r.deletedConfigs.sort()).toEqual(['claims-b-config', 'claims-d-config']);
+    expect(r.deletedModels.sort()).toEqual(['claims-b-model']);
+  });
+
+  it('deletes nothing when the endpoints cannot be listed', async () => {
+    const { clients, sageMakerMock } = mockedClients(true);
+    sageMakerMock.on(ListEndpointConfigsCommand).resolves({ EndpointConfigs: [{ EndpointConfigName: 'claims-b-config', CreationTime: day(1), EndpointConfigArn: 'a' }] });
+    sageMakerMock.on(ListModelsCommand).resolves({ Models: [{ ModelName: 'claims-b-model', CreationTime: day(1), ModelArn: 'a' }] });
+    sageMakerMock.on(ListEndpointsCommand).rejects(awsError('UnknownOperationException', 400, 'ListEndpoints is not supported'));
+    sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'InService', EndpointConfigName: 'claims-z-config' });
+    const r = await activityRunner().run(createActivities({ clients }).cleanupOldVersions, { pipeline: 'claims', endpointName: 'claims', keep: 1 });
+    expect(r).toEqual({ deletedConfigs: [], deletedModels: [] });
+    expect(sageMakerMock.commandCalls(DeleteEndpointConfigCommand)).toHaveLength(0);
   });
 
   it('reports nothing cleaned (and warns) when the control plane cannot list', async () => {
