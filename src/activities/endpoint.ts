@@ -127,6 +127,12 @@ function endpointState(d: DescribeEndpointOutput, name: string): EndpointState {
   };
 }
 
+/** Where an endpoint's container logs go: CloudWatch on AWS; on the local control plane, files in its state folder. */
+export function endpointLogs(endpointName: string, local: boolean): string {
+  if (!local) return `CloudWatch Logs group /aws/sagemaker/Endpoints/${endpointName}, one stream per variant instance`;
+  return `local control plane: <state>/endpoints/${endpointName}/<config>-<n>-<time>/<variant>-<instance>/serve.log`;
+}
+
 export function createEndpointActivities(deps: ActivityDeps) {
   const sm = deps.clients.sagemaker;
   const runtime = deps.clients.runtime;
@@ -214,6 +220,11 @@ export function createEndpointActivities(deps: ActivityDeps) {
   }
 
   async function deployEndpoint(input: DeployEndpointInput): Promise<DeployEndpointResult> {
+    const result = await deployOnce(input);
+    return { ...result, logs: endpointLogs(input.endpointName, deps.clients.local) };
+  }
+
+  async function deployOnce(input: DeployEndpointInput): Promise<DeployEndpointResult> {
     const env = activityEnv(deps.log);
     const name = input.endpointName;
     const before = input.before;

@@ -147,6 +147,8 @@ export interface DeployEndpointResult {
   action: 'created' | 'updated';
   /** The config that served before an update; absent on a first deployment. */
   previousConfigName?: string;
+  /** Where the endpoint's container logs are (CloudWatch on AWS, files locally). */
+  logs?: string;
 }
 export interface DescribeEndpointInput {
   endpointName: string;

@@ -84,6 +84,8 @@ export interface PipelineResult {
   gate?: GateResult;
   approval?: { decision: ApprovalDecision['decision']; reviewer: string; comment: string; via: ApprovalVia };
   resourcesCreated: CreatedResource[];
+  /** Where to read the training job's and the endpoint's logs. */
+  logs: { training?: string; endpoint?: string };
   timings: Array<Required<StageTiming>>;
   /** Things that went wrong without changing the outcome (e.g. old versions not cleaned up). */
   warnings: string[];
@@ -121,7 +123,8 @@ export interface PipelineStatus {
     previousEndpointConfig?: string;
     modelPackageArn?: string;
   };
-  logs: { training?: string };
+  /** Where to read the training job's and the endpoint's logs. */
+  logs: { training?: string; endpoint?: string };
   timings: StageTiming[];
   /** Approval signals that arrived when no approval was awaited or named another version. */
   ignoredSignals: number;

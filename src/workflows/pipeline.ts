@@ -326,6 +326,7 @@ class PipelineRun {
       const undo = this.compensate(...this.endpointUndo(endpointName, endpointConfig, before?.configName, before === null));
       const deployed = await this.endpointWait.deployEndpoint({ endpointName, configName: endpointConfig, strategy: spec.strategy, tags: this.tags(), before });
       this.deployment = deployed;
+      if (deployed.logs) this.status.logs.endpoint = deployed.logs;
       this.dropCompensation(undo);
       if (deployed.action === 'created') this.track('endpoint', endpointName);
       this.compensate(...this.endpointUndo(endpointName, endpointConfig, deployed.previousConfigName ?? before?.configName, deployed.action === 'created'));
@@ -455,6 +456,7 @@ class PipelineRun {
         ? { decision: this.decision.decision, reviewer: this.decision.reviewer, comment: this.decision.comment, via: this.decision.via }
         : undefined,
       resourcesCreated: this.created,
+      logs: this.status.logs,
       timings: this.status.timings.map((t) => ({ ...t, endedAt: t.endedAt ?? t.startedAt })),
       warnings: this.warnings,
     };

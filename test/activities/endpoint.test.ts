@@ -20,6 +20,7 @@ import { activityRunner, awsError, failureOf, mockedClients } from './helpers';
 const strategy = { type: 'all-at-once' as const, waitInterval: '5m', terminationWait: '0s', alarms: [] };
 const deployInput = (over: Partial<DeployEndpointInput> = {}): DeployEndpointInput => ({ endpointName: 'claims', configName: 'claims-new-config', strategy, tags: {}, before: { endpointName: 'claims', status: 'InService', configName: 'claims-old-config' }, ...over });
 const missing = () => awsError('ValidationException', 400, 'Could not find endpoint "claims".');
+const AWS_LOGS = 'CloudWatch Logs group /aws/sagemaker/Endpoints/claims, one stream per variant instance';
 const smokeTest = { contentType: 'application/json', accept: 'application/json', body: { instances: [[1, 2]] }, expectStatus: 200, expectJsonPaths: ['predictions.0.score'] };
 
 describe('deployEndpoint', () => {
@@ -28,7 +29,7 @@ describe('deployEndpoint', () => {
     sageMakerMock.on(DescribeEndpointCommand).rejects(missing());
     sageMakerMock.on(CreateEndpointCommand).resolves({ EndpointArn: 'arn:ep' });
     const r = await activityRunner().run(createActivities({ clients }).deployEndpoint, deployInput());
-    expect(r).toEqual({ action: 'created' });
+    expect(r).toEqual({ action: 'created', logs: AWS_LOGS });
     expect(sageMakerMock.commandCalls(CreateEndpointCommand)[0]!.args[0].input).toMatchObject({ EndpointName: 'claims', EndpointConfigName: 'claims-new-config' });
   });
 
@@ -38,7 +39,7 @@ describe('deployEndpoint', () => {
     sageMakerMock.on(UpdateEndpointCommand).resolves({ EndpointArn: 'arn:ep' });
     const canary = { type: 'canary' as const, canaryPercent: 10, waitInterval: '10m', terminationWait: '5m', alarms: ['claims-5xx'] };
     const r = await activityRunner().run(createActivities({ clients }).deployEndpoint, deployInput({ strategy: canary }));
-    expect(r).toEqual({ action: 'updated', previousConfigName: 'claims-old-config' });
+    expect(r).toEqual({ action: 'updated', previousConfigName: 'claims-old-config', logs: AWS_LOGS });
     const req = sageMakerMock.commandCalls(UpdateEndpointCommand)[0]!.args[0].input;
     expect(req.EndpointConfigName).toBe('claims-new-config');
     expect(req.DeploymentConfig).toEqual({
@@ -57,6 +58,7 @@ describe('deployEndpoint', () => {
     expect(await activityRunner().run(createActivities({ clients }).deployEndpoint, deployInput())).toEqual({
       action: 'updated',
       previousConfigName: 'claims-old-config',
+      logs: AWS_LOGS,
     });
     expect(sageMakerMock.commandCalls(UpdateEndpointCommand)).toHaveLength(0);
   });
@@ -64,7 +66,7 @@ describe('deployEndpoint', () => {
   it('reports a first deployment as created when a retry finds the endpoint it created already InService', async () => {
     const { clients, sageMakerMock } = mockedClients();
     sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'InService', EndpointConfigName: 'claims-new-config' });
-    expect(await activityRunner().run(createActivities({ clients }).deployEndpoint, deployInput({ before: null }))).toEqual({ action: 'created' });
+    expect(await activityRunner().run(createActivities({ clients }).deployEndpoint, deployInput({ before: null }))).toEqual({ action: 'created', logs: AWS_LOGS });
     expect(sageMakerMock.commandCalls(CreateEndpointCommand)).toHaveLength(0);
     expect(sageMakerMock.commandCalls(UpdateEndpointCommand)).toHaveLength(0);
   });
@@ -87,7 +89,7 @@ describe('deployEndpoint', () => {
       .resolvesOnce({ EndpointStatus: 'Updating', EndpointConfigName: 'a', PendingDeploymentSummary: { EndpointConfigName: 'other' } })
       .resolvesOnce({ EndpointStatus: 'Updating', EndpointConfigName: 'a', PendingDeploymentSummary: { EndpointConfigName: 'claims-new-config' } });
     expect(await failureOf(activityRunner().run(acts.deployEndpoint, deployInput()))).toMatchObject({ type: ErrorTypes.NotReady, nonRetryable: false });
-    expect(await activityRunner().run(acts.deployEndpoint, deployInput())).toEqual({ action: 'updated', previousConfigName: 'a' });
+    expect(await activityRunner().run(acts.deployEndpoint, deployInput())).toEqual({ action: 'updated', previousConfigName: 'a', logs: AWS_LOGS });
     expect(sageMakerMock.commandCalls(UpdateEndpointCommand)).toHaveLength(0);
   });
 });

@@ -125,7 +125,7 @@ async function waitUntilListening(port: number, deadlineMs: number): Promise<voi
       tags: {},
       before: null,
     });
-    expect(deployed).toEqual({ action: 'created' });
+    expect(deployed).toMatchObject({ action: 'created' });
 
     const registered = await run.run(acts.registerCandidate, {
       modelPackageGroupName: 'claims',

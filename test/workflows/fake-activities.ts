@@ -75,7 +75,8 @@ export function fakeActivities(overrides: Partial<PipelineActivities> = {}, opts
     async deployEndpoint({ configName }) {
       const previous = endpoint.configName;
       endpoint.configName = configName;
-      return previous ? { action: 'updated', previousConfigName: previous } : { action: 'created' };
+      const logs = 'file:///tmp/endpoints/demo-endpoint/serve.log';
+      return previous ? { action: 'updated', previousConfigName: previous, logs } : { action: 'created', logs };
     },
     async awaitEndpoint({ endpointName }) {
       return { endpointName, status: 'InService', configName: endpoint.configName };

@@ -59,6 +59,9 @@ describe('trainingPipeline', () => {
       expect(fake.inputs('verifyEndpoint')[0]).toMatchObject({ endpointName: 'demo-endpoint', expectedConfigName: names.endpointConfig });
       expect(fake.inputs('setApproval')[0]).toMatchObject({ status: 'Approved', reviewer: 'champ (approval not required)' });
       expect(fake.inputs('cleanupOldVersions')[0]).toEqual({ pipeline: 'demo', endpointName: 'demo-endpoint', keep: 3 });
+      const logs = { training: 'file:///tmp/out/train.log', endpoint: 'file:///tmp/endpoints/demo-endpoint/serve.log' };
+      expect(result.logs).toEqual(logs);
+      expect((await handle.query(statusQuery)).logs).toEqual(logs);
 
       expect(result).toMatchObject({
         outcome: 'deployed',
