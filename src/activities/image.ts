@@ -51,15 +51,22 @@ export function createImageActivities(deps: ActivityDeps) {
   }
 
   /** Runs a long docker command with heartbeats, so cancellation reaches it and a hang is noticed. */
-  async function runWithHeartbeat(env: ActivityEnv, phase: string, args: string[], extra: { env?: Record<string, string> } = {}): Promise<DockerResult> {
+  async function runWithHeartbeat(
+    env: ActivityEnv,
+    phase: string,
+    args: string[],
+    extra: { env?: Record<string, string>; secrets?: readonly string[] } = {},
+  ): Promise<DockerResult> {
+    // Heartbeat details end up in history: a registry that echoes a token must not put it there.
+    const secrets = extra.secrets ?? [];
     let last = '';
     const timer = setInterval(() => env.heartbeat({ phase, line: last }), HEARTBEAT_EVERY_MS);
     try {
       return await docker.run(args, {
-        ...extra,
+        ...(extra.env ? { env: extra.env } : {}),
         ...(env.signal ? { signal: env.signal } : {}),
         onLine: (line) => {
-          last = line.slice(0, 300);
+          last = redact(line, secrets).slice(0, 300);
           env.heartbeat({ phase, line: last });
         },
       });
@@ -143,7 +150,7 @@ export function createImageActivities(deps: ActivityDeps) {
           }
           throw retryable(ErrorTypes.AwsRetryable, `docker login to ${login.host} failed: ${output}`, { registry: login.host });
         }
-        const push = await runWithHeartbeat(env, 'push', ['push', imageUri], { env: childEnv });
+        const push = await runWithHeartbeat(env, 'push', ['push', imageUri], { env: childEnv, secrets });
         if (push.code === 0) return;
         const output = redact(push.output, secrets).slice(-800);
         if (round === 1 && AUTH_FAILURE.test(output)) {

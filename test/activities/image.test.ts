@@ -124,7 +124,7 @@ describe('buildImage', () => {
     for (const secret of [stale, PASSWORD, token(stale), token(PASSWORD)]) expect(visible).not.toContain(secret);
   });
 
-  it('logs in again with a fresh token when a push is refused, and keeps the token out of a final failure', async () => {
+  it('logs in again with a fresh token when a push is refused, and keeps the token out of a final failure and the heartbeats', async () => {
     const { clients, ecrMock } = mockedClients();
     ecrMock.on(DescribeRepositoriesCommand).resolves({ repositories: [{ repositoryUri: REPO_URI }] });
     ecrMock.on(DescribeImagesCommand).rejects(ecrError('ImageNotFoundException'));
@@ -136,7 +136,7 @@ describe('buildImage', () => {
     expect(docker.calls.filter((c) => c.args[0] === 'push')).toHaveLength(2);
     expect(ecrMock.commandCalls(GetAuthorizationTokenCommand)).toHaveLength(2);
     expect(f.type).toBe(ErrorTypes.AwsRetryable);
-    const visible = JSON.stringify({ message: f.message, details: f.details, logs: runner.logs });
+    const visible = JSON.stringify({ message: f.message, details: f.details, logs: runner.logs, heartbeats: runner.heartbeats });
     expect(visible).toContain('[redacted]');
     for (const secret of [PASSWORD, token(PASSWORD), 'test-secret-key-never-shown']) expect(visible).not.toContain(secret);
   });
