@@ -594,9 +594,16 @@ class PipelineRun {
     });
   }
 
-  private validateApproval(input: { modelVersion?: unknown; reviewer?: unknown } | undefined, action: string): void {
+  private validateApproval(input: { modelVersion?: unknown; reviewer?: unknown; comment?: unknown; reason?: unknown } | undefined, action: string): void {
     if (typeof input?.reviewer !== 'string' || input.reviewer.trim() === '') {
       throw ApplicationFailure.nonRetryable(`${action}: reviewer is required (a non-empty name)`, ErrorTypes.InvalidApproval);
+    }
+    // The handler reads these as strings; anything else would throw inside it and fail the workflow task.
+    for (const field of ['comment', 'reason'] as const) {
+      const value = input[field];
+      if (value !== undefined && value !== null && typeof value !== 'string') {
+        throw ApplicationFailure.nonRetryable(`${action}: ${field} must be text (got ${typeof value}); omit it or send a string`, ErrorTypes.InvalidApproval);
+      }
     }
     if (typeof input.modelVersion !== 'number' || !Number.isInteger(input.modelVersion)) {
       throw ApplicationFailure.nonRetryable(`${action}: modelVersion must be an integer (the version awaiting approval)`, ErrorTypes.InvalidApproval);

@@ -181,6 +181,20 @@ describe('trainingPipeline', () => {
     });
   });
 
+  it('refuses an update whose reason is not text in its validator, and still takes a proper decision', async () => {
+    const fake = fakeActivities();
+    await withWorker({ activities: fake.activities }, async ({ client, taskQueue }) => {
+      const handle = await startPipeline(client, taskQueue, { spec: testSpec((s) => (s.approval.required = true)) });
+      await waitForStatus(handle, awaitingApproval);
+      const bad = { modelVersion: CANDIDATE_VERSION, reviewer: 'ana', reason: 42 } as unknown as { modelVersion: number; reviewer: string; reason: string };
+      const failure = await updateFailure(handle.executeUpdate(rejectUpdate, { args: [bad] }));
+      expect(failure).toMatchObject({ type: 'InvalidApproval', message: 'reject: reason must be text (got number); omit it or send a string' });
+
+      await handle.executeUpdate(approveUpdate, { args: [{ modelVersion: CANDIDATE_VERSION, reviewer: 'ana' }] });
+      expect((await handle.result()).outcome).toBe('deployed');
+    });
+  }, 20_000);
+
   it('ends rejected-by-reviewer on a reject update and marks the package Rejected with the reason', async () => {
     const fake = fakeActivities();
     await withWorker({ activities: fake.activities }, async ({ client, taskQueue }) => {
