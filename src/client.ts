@@ -1,10 +1,23 @@
 // `champ`: the command-line client. One subcommand per operator action.
-import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
-import { Command, CommanderError } from 'commander';
+import {
+  CancelledFailure,
+  Client,
+  Connection,
+  TerminatedFailure,
+  TimeoutFailure,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadConfig, type Config } from './config';
 import { PIPELINE_WORKFLOW, SEARCH_ATTRIBUTES } from './shared';
-import { loadSpecFile, SpecError } from './spec';
-import type { PipelineInput, PipelineResult, PipelineStatus } from './workflows';
+import { checkLocalInputs, loadSpecFile, SpecError } from './spec';
+import type { PipelineSpec } from './spec/schema';
+import type { PipelineInput, PipelineResult, PipelineStatus, StageTiming } from './workflows';
 import { approveUpdate, rejectUpdate, statusQuery } from './workflows/messages';
 
 /** An error the user can act on: printed as one line, exit code given. */
@@ -17,16 +30,35 @@ export class CliError extends Error {
   }
 }
 
+/** Exit codes, also listed in `champ --help`. */
+export const EXIT = {
+  ok: 0,
+  /** The server, the workflow or a refused request: nothing the command line itself got wrong. */
+  failed: 1,
+  /** Bad arguments, a bad spec or bad configuration. */
+  usage: 2,
+  /** `run --wait`: the pipeline ended without deploying (rejected, rolled back, failed, cancelled ...). */
+  notDeployed: 3,
+  /** `run --wait` interrupted with Ctrl-C; the pipeline keeps running. */
+  interrupted: 130,
+} as const;
+
 export interface CliIO {
   out: (line: string) => void;
   err: (line: string) => void;
   env: NodeJS.ProcessEnv;
+  /** Registers a Ctrl-C handler; returns its removal. Tests leave it out. */
+  onInterrupt?: (handler: () => void) => () => void;
 }
 
 const defaultIO: CliIO = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
   env: process.env,
+  onInterrupt: (handler) => {
+    process.on('SIGINT', handler);
+    return () => process.off('SIGINT', handler);
+  },
 };
 
 async function connect(config: Config): Promise<{ client: Client; close: () => Promise<void> }> {
@@ -44,8 +76,48 @@ function firstLine(err: unknown): string {
   return String((err as Error)?.message ?? err).split('\n')[0];
 }
 
+/**
+ * Why a workflow ended without a result, in one line: the deepest cause's
+ * message (the activity's own ApplicationFailure), not "Workflow execution failed".
+ */
+export function describeWorkflowFailure(err: unknown): { end: 'failed' | 'cancelled' | 'terminated' | 'timed-out'; reason: string } {
+  let cause: unknown = err instanceof WorkflowFailedError ? err.cause : err;
+  if (cause instanceof CancelledFailure) return { end: 'cancelled', reason: 'the pipeline was cancelled' };
+  if (cause instanceof TerminatedFailure) return { end: 'terminated', reason: firstLine(cause) || 'terminated' };
+  if (cause instanceof TimeoutFailure) return { end: 'timed-out', reason: 'the workflow timed out' };
+  let reason = firstLine(cause ?? err);
+  while (cause instanceof Error && cause.cause instanceof Error) {
+    cause = cause.cause;
+    if (cause instanceof CancelledFailure) return { end: 'cancelled', reason: 'the pipeline was cancelled' };
+    const line = firstLine(cause);
+    if (line) reason = line;
+  }
+  return { end: 'failed', reason };
+}
+
+/** Numbers for options such as --limit: refused at the door, naming the option. */
+function positiveInteger(option: string) {
+  return (raw: string): number => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${option} must be a whole number of at least 1, got "${raw}"`);
+    return n;
+  };
+}
+
 export function uiLink(config: Config, workflowId: string): string {
   return `${config.CHAMP_UI_URL}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+function packageVersion(): string {
+  // src/client.ts in a checkout; dist/src/client.js one folder deeper after a build.
+  for (const file of [join(__dirname, '..', 'package.json'), join(__dirname, '..', '..', 'package.json')]) {
+    try {
+      return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+    } catch {
+      // try the next
+    }
+  }
+  return 'unknown';
 }
 
 function timestampId(now: Date): string {
@@ -56,8 +128,13 @@ function loadSpecOrExplain(path: string) {
   try {
     return loadSpecFile(path);
   } catch (err) {
-    if (err instanceof SpecError) throw new CliError(`${path}: invalid pipeline spec\n${err.format()}`, 2);
-    throw new CliError(`${path}: ${firstLine(err)}`, 2);
+    if (err instanceof SpecError) {
+      // An unreadable file is not a spec with bad fields: one line says so.
+      const unreadable = err.issues.length === 1 && err.issues[0]!.path === '' && err.issues[0]!.line === undefined;
+      if (unreadable) throw new CliError(`${path}: ${err.issues[0]!.message}`, EXIT.usage);
+      throw new CliError(`${path}: invalid pipeline spec\n${err.format()}`, EXIT.usage);
+    }
+    throw new CliError(`${path}: ${firstLine(err)}`, EXIT.usage);
   }
 }
 
@@ -78,6 +155,13 @@ function formatMetrics(metrics: Array<{ name: string; value: number }> | undefin
   return metrics.map((m) => `${m.name}=${Number(m.value.toPrecision(6))}`).join(' ');
 }
 
+/** Columns padded to their widest cell, so ids of any length line up. */
+export function formatTable(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  return [line(header), ...rows.map(line)];
+}
+
 export function formatStatus(s: PipelineStatus): string[] {
   const lines = [`pipeline ${s.pipeline}: stage ${s.stage}${s.outcome ? `, outcome ${s.outcome}` : ''}`];
   if (s.reason) lines.push(`  reason: ${s.reason}`);
@@ -92,39 +176,138 @@ export function formatStatus(s: PipelineStatus): string[] {
   return lines;
 }
 
-async function follow(handle: WorkflowHandle, io: CliIO): Promise<PipelineResult> {
-  let last = '';
-  const result = handle.result() as Promise<PipelineResult>;
-  let finished = false;
-  void result.then(
-    () => (finished = true),
-    () => (finished = true),
-  );
-  while (!finished) {
-    try {
-      const s = await handle.query(statusQuery);
-      const line = `${s.stage}${s.approval?.awaiting ? ` (model version ${s.approval.modelVersion}: champ approve ${handle.workflowId} --version ${s.approval.modelVersion} --reviewer <you>)` : ''}`;
-      if (line !== last) io.out(`  ${new Date().toISOString().slice(11, 19)} ${line}`);
-      last = line;
-    } catch {
-      // the workflow may have just closed; result() tells
-    }
-    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+/** What a stage is working on, from the live status: shown beside the stage name. */
+export function stageDetail(stage: StageTiming['stage'], s: PipelineStatus, workflowId: string): string {
+  switch (stage) {
+    case 'building':
+      return s.resources.imageUri ?? '';
+    case 'training':
+      return s.resources.trainingJob ?? '';
+    case 'gating':
+      return s.gate ? s.gate.rules.map((r) => `${r.rule}: ${r.verdict}`).join('; ') : '';
+    case 'registering':
+      return s.candidate.version !== undefined ? `model version ${s.candidate.version}  ${formatMetrics(s.candidate.metrics)}` : '';
+    case 'awaiting-approval':
+      return s.approval?.awaiting && s.approval.modelVersion !== undefined
+        ? `model version ${s.approval.modelVersion}: champ approve ${workflowId} --version ${s.approval.modelVersion} --reviewer <you>  (or champ reject ... --reason <why>)`
+        : '';
+    case 'deploying':
+      return s.champion?.version !== undefined
+        ? `updating ${s.resources.endpoint} (champion: model version ${s.champion.version})`
+        : s.resources.endpoint;
+    case 'awaiting-endpoint':
+      return s.resources.endpointConfig ?? '';
+    default:
+      return '';
   }
-  return result;
+}
+
+/**
+ * Progress lines for the stages entered since the last call. The status's
+ * timings list every stage entered, so a stage shorter than a poll still shows.
+ */
+export function progressLines(s: PipelineStatus, shown: Set<string>, workflowId: string, elapsedSeconds: number): string[] {
+  const lines: string[] = [];
+  const clock = `${elapsedSeconds.toFixed(0).padStart(4)}s`;
+  for (const stage of [...s.timings.map((t) => t.stage), s.stage]) {
+    if (stage === 'done' || shown.has(stage)) continue;
+    shown.add(stage);
+    lines.push(`  ${clock}  ${stage.padEnd(18)} ${stageDetail(stage, s, workflowId)}`.trimEnd());
+  }
+  return lines;
+}
+
+async function follow(client: Client, handle: WorkflowHandle, io: CliIO): Promise<PipelineResult> {
+  const started = Date.now();
+  const shown = new Set<string>();
+  // Aborted when we stop following: a call still pending then (a query or the
+  // result's long poll) must not retry on the closed connection.
+  const abort = new AbortController();
+  const result = client.withAbortSignal(abort.signal, () => handle.result()) as Promise<PipelineResult>;
+  let finished = false;
+  let interrupted = false;
+  // Settles when the run ends or the user presses Ctrl-C. A query to a run whose
+  // worker is down hangs until its deadline, so every wait races against this.
+  let stop: () => void = () => undefined;
+  const stopped = new Promise<void>((r) => (stop = r));
+  void result.then(
+    () => ((finished = true), stop()),
+    () => ((finished = true), stop()),
+  );
+  const removeInterrupt = io.onInterrupt?.(() => {
+    interrupted = true;
+    stop();
+  });
+  try {
+    while (!finished && !interrupted) {
+      const query = client.withAbortSignal(abort.signal, () => handle.query(statusQuery)).then(
+        (s) => {
+          if (!interrupted) for (const line of progressLines(s, shown, handle.workflowId, (Date.now() - started) / 1000)) io.out(line);
+        },
+        () => undefined, // the workflow may have just closed; result() tells
+      );
+      await Promise.race([query, stopped]);
+      await Promise.race([stopped, new Promise<void>((r) => setTimeout(r, 1000).unref())]);
+    }
+  } finally {
+    removeInterrupt?.();
+    // The result has settled unless interrupted; what is still pending is dropped.
+    abort.abort();
+  }
+  if (interrupted && !finished) {
+    throw new CliError(
+      `stopped following ${handle.workflowId}; the pipeline keeps running. Follow it with "champ status ${handle.workflowId}", stop it with "champ cancel ${handle.workflowId}"`,
+      EXIT.interrupted,
+    );
+  }
+  try {
+    return await result;
+  } catch (err) {
+    const { end, reason } = describeWorkflowFailure(err);
+    throw new CliError(`${handle.workflowId} ${end}: ${reason}`, EXIT.notDeployed);
+  }
+}
+
+/** Refuses a run whose local (file://) training data is missing: it would fail at once. */
+function requireLocalInputs(spec: PipelineSpec, specPath: string): void {
+  const problems = checkLocalInputs(spec);
+  if (problems.length > 0) {
+    throw new CliError(`${specPath}: the training data is missing\n${new SpecError(problems).format()}`, EXIT.usage);
+  }
 }
 
 export function buildProgram(io: CliIO = defaultIO): Command {
   const program = new Command('champ')
     .description('Durable SageMaker model pipelines on Temporal')
+    .version(packageVersion(), '-V, --version')
+    // Program options only before the command: `approve --version <n>` is the model version.
+    .enablePositionalOptions()
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+    .showHelpAfterError('(add --help for usage)')
+    .configureOutput({
+      writeOut: (s) => io.out(s.trimEnd()),
+      // commander's own messages ("error: unknown option ...") get the same prefix as ours.
+      writeErr: (s) => io.err(s.trimEnd().replace(/^error: /, 'champ: ')),
+    })
+    .addHelpText(
+      'after',
+      `
+Environment:
+  TEMPORAL_ADDRESS    Temporal frontend (default 127.0.0.1:7233)
+  TEMPORAL_NAMESPACE  namespace (default "default")
+  CHAMP_TASK_QUEUE    task queue of the worker (default champ-pipelines)
+  CHAMP_UI_URL        base of the Web UI links (default http://127.0.0.1:8233)
+
+Exit codes: 0 done (run --wait: deployed); 1 refused or the server failed;
+2 bad arguments, spec or configuration; 3 run --wait ended without deploying;
+130 run --wait interrupted (the pipeline keeps running).`,
+    );
 
   const config = () => {
     try {
       return loadConfig(io.env);
     } catch (err) {
-      throw new CliError(firstLine(err) + '\n' + String((err as Error).message).split('\n').slice(1).join('\n'), 2);
+      throw new CliError(firstLine(err) + '\n' + String((err as Error).message).split('\n').slice(1).join('\n'), EXIT.usage);
     }
   };
 
@@ -142,18 +325,19 @@ export function buildProgram(io: CliIO = defaultIO): Command {
     .argument('<spec>', 'pipeline spec file (YAML or JSON)')
     .option('--id <workflowId>', 'workflow id (default: <name>-<UTC timestamp>)')
     .option('--wait', 'follow the pipeline until it ends')
-    .option('--poll-seconds <n>', 'initial poll interval for long waits', (v) => Number(v))
+    .option('--poll-seconds <n>', 'initial poll interval of the long waits (training, InService), in seconds', (v) => Number(v))
     .option('--print-input', 'print the workflow input as JSON (for temporal workflow start --input-file) and start nothing')
     .description('validate a spec and start its training pipeline')
     .action(async (specPath: string, opts: { id?: string; wait?: boolean; pollSeconds?: number; printInput?: boolean }) => {
       const { spec } = loadSpecOrExplain(specPath);
       if (opts.pollSeconds !== undefined && !(opts.pollSeconds > 0)) {
-        throw new CliError('--poll-seconds must be a positive number of seconds', 2);
+        throw new CliError('--poll-seconds must be a positive number of seconds', EXIT.usage);
       }
       if (opts.printInput) {
         io.out(JSON.stringify({ spec, trigger: 'manual' }, null, 2));
         return;
       }
+      requireLocalInputs(spec, specPath);
       const cfg = config();
       const { client, close } = await connect(cfg);
       try {
@@ -164,18 +348,25 @@ export function buildProgram(io: CliIO = defaultIO): Command {
           requestedBy: io.env.USER ?? 'cli',
           ...(opts.pollSeconds ? { poll: { initialSeconds: opts.pollSeconds, maxSeconds: Math.max(opts.pollSeconds * 10, 10) } } : {}),
         };
-        const handle = await client.workflow.start(PIPELINE_WORKFLOW, {
-          taskQueue: cfg.CHAMP_TASK_QUEUE,
-          workflowId,
-          args: [input],
-          searchAttributes: { [SEARCH_ATTRIBUTES.pipeline]: [spec.name] },
-        });
+        const handle = await client.workflow
+          .start(PIPELINE_WORKFLOW, {
+            taskQueue: cfg.CHAMP_TASK_QUEUE,
+            workflowId,
+            args: [input],
+            searchAttributes: { [SEARCH_ATTRIBUTES.pipeline]: [spec.name] },
+          })
+          .catch((err: unknown) => {
+            if (err instanceof WorkflowExecutionAlreadyStartedError) {
+              throw new CliError(`a pipeline with id "${workflowId}" is already running: pick another --id, or follow it with "champ status ${workflowId}"`, EXIT.usage);
+            }
+            throw err;
+          });
         io.out(`started ${workflowId}`);
         io.out(`  ${uiLink(cfg, workflowId)}`);
         if (opts.wait) {
-          const result = await follow(handle, io);
+          const result = await follow(client, handle, io);
           io.out(`${workflowId}: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}`);
-          if (result.outcome !== 'deployed') throw new CliError(`pipeline ended ${result.outcome}`, 3);
+          if (result.outcome !== 'deployed') throw new CliError(`pipeline ended ${result.outcome}; nothing new is serving`, EXIT.notDeployed);
         }
       } finally {
         await close();
@@ -209,7 +400,7 @@ export function buildProgram(io: CliIO = defaultIO): Command {
   program
     .command('list')
     .option('--pipeline <name>', 'only this pipeline')
-    .option('--limit <n>', 'at most this many', (v) => Number(v), 20)
+    .option('--limit <n>', 'at most this many', positiveInteger('--limit'), 20)
     .description('list pipeline runs, newest first')
     .action(async (opts: { pipeline?: string; limit: number }) => {
       const cfg = config();
@@ -217,13 +408,17 @@ export function buildProgram(io: CliIO = defaultIO): Command {
       try {
         let query = `WorkflowType = '${PIPELINE_WORKFLOW}'`;
         if (opts.pipeline) query += ` AND ${SEARCH_ATTRIBUTES.pipeline} = '${opts.pipeline.replace(/'/g, '')}'`;
-        let n = 0;
+        const rows: string[][] = [];
         for await (const wf of client.workflow.list({ query })) {
           const outcome = wf.searchAttributes?.[SEARCH_ATTRIBUTES.outcome]?.[0] ?? wf.searchAttributes?.[SEARCH_ATTRIBUTES.stage]?.[0] ?? '';
-          io.out(`${wf.workflowId}  ${wf.status.name.padEnd(10)}  ${String(outcome).padEnd(22)}  ${wf.startTime.toISOString()}`);
-          if (++n >= opts.limit) break;
+          rows.push([wf.workflowId, wf.status.name, String(outcome), wf.startTime.toISOString()]);
+          if (rows.length >= opts.limit) break;
         }
-        if (n === 0) io.out('no pipeline runs yet');
+        if (rows.length === 0) {
+          io.out(opts.pipeline ? `no runs of pipeline "${opts.pipeline}"` : 'no pipeline runs yet');
+          return;
+        }
+        for (const line of formatTable(['WORKFLOW ID', 'STATUS', 'STAGE/OUTCOME', 'STARTED'], rows)) io.out(line);
       } finally {
         await close();
       }
@@ -237,7 +432,12 @@ export function buildProgram(io: CliIO = defaultIO): Command {
       const cfg = config();
       const { client, close } = await connect(cfg);
       try {
-        await onWorkflow(workflowId, () => client.workflow.getHandle(workflowId).cancel());
+        const handle = client.workflow.getHandle(workflowId);
+        const desc = await onWorkflow(workflowId, () => handle.describe());
+        if (desc.status.name !== 'RUNNING') {
+          throw new CliError(`${workflowId} already ended (${desc.status.name}): nothing to cancel`);
+        }
+        await onWorkflow(workflowId, () => handle.cancel());
         io.out(`cancellation requested for ${workflowId}`);
       } finally {
         await close();
@@ -253,8 +453,8 @@ export function buildProgram(io: CliIO = defaultIO): Command {
       .option(kind === 'approve' ? '--comment <text>' : '--reason <text>', kind === 'approve' ? 'a note' : 'why (required)')
       .description(kind === 'approve' ? 'approve the candidate awaiting approval' : 'reject the candidate awaiting approval')
       .action(async (workflowId: string, opts: { version: number; reviewer: string; comment?: string; reason?: string }) => {
-        if (!Number.isInteger(opts.version) || opts.version < 1) throw new CliError('--version must be a positive whole number (the model version)', 2);
-        if (kind === 'reject' && !opts.reason) throw new CliError('--reason is required: say why the candidate is rejected', 2);
+        if (!Number.isInteger(opts.version) || opts.version < 1) throw new CliError('--version must be a positive whole number (the model version)', EXIT.usage);
+        if (kind === 'reject' && !opts.reason) throw new CliError('--reason is required: say why the candidate is rejected', EXIT.usage);
         const cfg = config();
         const { client, close } = await connect(cfg);
         try {
@@ -265,7 +465,9 @@ export function buildProgram(io: CliIO = defaultIO): Command {
               : handle.executeUpdate(rejectUpdate, { args: [{ modelVersion: opts.version, reviewer: opts.reviewer, reason: opts.reason ?? '' }] }),
           ).catch((err: unknown) => {
             if (err instanceof CliError) throw err;
-            throw new CliError(`${kind} refused: ${firstLine((err as { cause?: unknown }).cause ?? err)}`);
+            // The validator's message already starts with the update's name.
+            const why = firstLine((err as { cause?: unknown }).cause ?? err).replace(new RegExp(`^${kind}: `), '');
+            throw new CliError(`${kind} refused: ${why}`);
           });
           io.out(`${kind === 'approve' ? 'approved' : 'rejected'} model version ${opts.version} of ${workflowId}`);
         } finally {
@@ -285,13 +487,15 @@ export async function runCli(argv: string[], io: CliIO = defaultIO): Promise<num
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     if (err instanceof CliError) {
       io.err(`champ: ${err.message}`);
       return err.exitCode;
     }
-    io.err(`champ: ${firstLine(err)}`);
-    return 1;
+    // The SDK's own errors ("Failed to list workflows") say what failed; their cause says why.
+    const cause = (err as { cause?: unknown }).cause;
+    io.err(`champ: ${firstLine(err)}${cause ? `: ${firstLine(cause)}` : ''}`);
+    return EXIT.failed;
   }
 }
 

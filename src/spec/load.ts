@@ -107,3 +107,22 @@ function isFile(p: string): boolean {
     return false;
   }
 }
+
+/**
+ * Local (file://) training channels that do not exist on this machine. The
+ * client refuses to start such a run: its first activity would fail at once.
+ * Pure apart from reading the file system; s3:// channels are not checked.
+ */
+export function checkLocalInputs(spec: PipelineSpec): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  spec.training.inputs.forEach((channel, i) => {
+    if (!channel.uri.startsWith('file://')) return;
+    const folder = channel.uri.slice('file://'.length);
+    if (isDirectory(folder) || isFile(folder)) return;
+    issues.push({
+      path: `training.inputs[${i}].uri`,
+      message: `channel "${channel.name}": ${folder} does not exist on this machine; create it (put the data there) or fix the uri (a relative file:// uri is resolved against the spec file's folder)`,
+    });
+  });
+  return issues;
+}

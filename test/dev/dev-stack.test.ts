@@ -2,7 +2,7 @@
 // UI answers, a worker polls, the real `temporal` CLI sees a workflow our
 // client started, and Ctrl-C (SIGINT to the process group) leaves nothing behind.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -111,7 +111,18 @@ describe('npm run dev', () => {
     const lines: string[] = [];
     const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l), env: cliEnv };
     const workflowId = `dev-stack-${Date.now()}`;
-    expect(await runCli(['run', join(ROOT, 'examples', 'claims-severity', 'pipeline.yaml'), '--id', workflowId], io)).toBe(0);
+    // The example's spec, with its data folders (generated, not in git) under this test's home.
+    const example = join(ROOT, 'examples', 'claims-severity');
+    for (const channel of ['train', 'validation']) mkdirSync(join(home, 'data', channel), { recursive: true });
+    writeFileSync(
+      join(home, 'pipeline.yaml'),
+      readFileSync(join(example, 'pipeline.yaml'), 'utf8')
+        .replace(/context: \.\s/, `context: ${example}\n`)
+        .replace('outputPath: file://../../.champ/', 'outputPath: file://./'),
+    );
+    const run = await runCli(['run', join(home, 'pipeline.yaml'), '--id', workflowId], io);
+    expect(lines.join('\n')).toContain(`started ${workflowId}`);
+    expect(run).toBe(0);
 
     const temporal = findTemporalBinary('temporal');
     expect(temporal).toBeDefined();
