@@ -11,8 +11,9 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startStack, type Stack } from '../src/dev/stack';
+import { loadConfig, type Config } from '../src/config';
 import { createLogger } from '../src/logging';
-import { DEFAULT_TASK_QUEUE, PIPELINE_WORKFLOW, SEARCH_ATTRIBUTES } from '../src/shared';
+import { PIPELINE_WORKFLOW, SEARCH_ATTRIBUTES } from '../src/shared';
 import { loadSpecFile } from '../src/spec';
 import type { PipelineSpec } from '../src/spec/schema';
 import { approveUpdate, statusQuery, type PipelineInput, type PipelineResult, type PipelineStatus } from '../src/workflows';
@@ -48,12 +49,14 @@ if (!(drift >= 0 && drift <= 1)) fail(`--drift must be a number from 0 to 1, got
 const rows = Number(args.rows);
 if (!Number.isInteger(rows) || rows < 500) fail(`--rows must be a whole number of at least 500, got "${args.rows}"`);
 
-const ports = {
-  temporal: Number(process.env.CHAMP_TEMPORAL_PORT ?? 7233),
-  ui: Number(process.env.CHAMP_UI_PORT ?? 8233),
-  sageMaker: Number(process.env.CHAMP_LOCAL_SAGEMAKER_PORT ?? 8787),
-};
-const home = resolve(process.env.CHAMP_HOME ?? join(ROOT, '.champ'));
+let config: Config;
+try {
+  config = loadConfig();
+} catch (err) {
+  fail((err as Error).message);
+}
+const ports = { temporal: config.CHAMP_TEMPORAL_PORT, ui: config.CHAMP_UI_PORT, sageMaker: config.CHAMP_LOCAL_SAGEMAKER_PORT };
+const home = resolve(process.env.CHAMP_HOME ? config.CHAMP_HOME : join(ROOT, '.champ'));
 const started = Date.now();
 
 function fail(message: string): never {
@@ -148,7 +151,8 @@ function requestStream(runtime: SageMakerRuntimeClient, endpointName: string) {
 async function main(): Promise<void> {
   say('champ demo: train, gate, approve and deploy a claims-severity model on this machine');
   say('');
-  const log = createLogger({ level: process.env.LOG_LEVEL ?? 'error', name: 'champ-demo', format: 'pretty' });
+  // Quiet unless asked: the demo prints its own progress.
+  const log = createLogger({ level: process.env.LOG_LEVEL ? config.LOG_LEVEL : 'error', name: 'champ-demo', format: 'pretty' });
   const reused = await runningStack();
   let stack: Stack | undefined;
   let temporalAddress: string;
@@ -180,7 +184,7 @@ async function main(): Promise<void> {
   const workflowId = `${spec.name}-demo-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}`;
   const input: PipelineInput = { spec, trigger: 'manual', requestedBy: 'demo', poll: { initialSeconds: 0.5, maxSeconds: 2 } };
   const handle = await client.workflow.start(PIPELINE_WORKFLOW, {
-    taskQueue: process.env.CHAMP_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+    taskQueue: config.CHAMP_TASK_QUEUE,
     workflowId,
     args: [input],
     searchAttributes: { [SEARCH_ATTRIBUTES.pipeline]: [spec.name] },

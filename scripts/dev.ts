@@ -1,23 +1,22 @@
 // `npm run dev`: the Temporal dev server (UI included), the local SageMaker
 // control plane and a worker, until Ctrl-C. `--aws` leaves the control plane out.
 import { startStack } from '../src/dev/stack';
-import { loadConfig } from '../src/config';
+import { ConfigError, loadConfig, type Config } from '../src/config';
 import { createLogger } from '../src/logging';
 
-function port(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) {
-    console.error(`champ dev: ${name}=${JSON.stringify(raw)} must be a port number (0-65535)`);
-    process.exit(2);
-  }
-  return n;
+// Node 20 is supported; the AWS SDK's notice about its future versions is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+/** What a second terminal needs when the stack is not on the default ports. */
+function clientEnvHint(config: Pick<Config, 'CHAMP_TEMPORAL_PORT' | 'CHAMP_UI_PORT'>, temporalAddress: string, uiUrl: string): string | undefined {
+  if (config.CHAMP_TEMPORAL_PORT === 7233 && config.CHAMP_UI_PORT === 8233) return undefined;
+  // The temporal CLI reads TEMPORAL_ADDRESS too.
+  return `export TEMPORAL_ADDRESS=${temporalAddress} CHAMP_UI_URL=${uiUrl}`;
 }
 
 async function main(): Promise<void> {
   const aws = process.argv.includes('--aws');
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (err) {
@@ -26,17 +25,25 @@ async function main(): Promise<void> {
   }
   const log = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, name: 'champ-dev' });
   const stack = await startStack({
-    home: process.env.CHAMP_HOME ?? '.champ',
-    temporalPort: port('CHAMP_TEMPORAL_PORT', 7233),
-    uiPort: port('CHAMP_UI_PORT', 8233),
-    sageMakerPort: aws ? undefined : port('CHAMP_LOCAL_SAGEMAKER_PORT', 8787),
+    home: config.CHAMP_HOME,
+    temporalPort: config.CHAMP_TEMPORAL_PORT,
+    uiPort: config.CHAMP_UI_PORT,
+    sageMakerPort: aws ? undefined : config.CHAMP_LOCAL_SAGEMAKER_PORT,
     log,
+  }).catch((err: unknown) => {
+    throw err instanceof ConfigError
+      ? err
+      : new Error(
+          `${(err as Error).message}\nIs something else on ports ${config.CHAMP_TEMPORAL_PORT}/${config.CHAMP_UI_PORT}/${config.CHAMP_LOCAL_SAGEMAKER_PORT}? Set CHAMP_TEMPORAL_PORT, CHAMP_UI_PORT, CHAMP_LOCAL_SAGEMAKER_PORT.`,
+        );
   });
+  const hint = clientEnvHint(config, stack.temporalAddress, stack.uiUrl);
   console.log('');
   console.log(`  Temporal      ${stack.temporalAddress}`);
   console.log(`  Web UI        ${stack.uiUrl}`);
   if (stack.sageMakerUrl) console.log(`  SageMaker     ${stack.sageMakerUrl} (local control plane)`);
-  console.log(`  Start a pipeline:  npm run cli -- run examples/claims-severity/pipeline.yaml --wait`);
+  if (hint) console.log(`  In another terminal first:  ${hint}`);
+  console.log(`  Start a pipeline:  npx champ run examples/claims-severity/pipeline.yaml --wait`);
   console.log('  Ctrl-C stops everything.');
   console.log('');
   let stopping = false;
@@ -58,5 +65,5 @@ async function main(): Promise<void> {
 
 main().catch((err) => {
   console.error(`champ dev: ${(err as Error).message}`);
-  process.exit(1);
+  process.exit(err instanceof ConfigError ? 2 : 1);
 });

@@ -7,7 +7,7 @@ const hostPort = z
   .string()
   .regex(/^[A-Za-z0-9.\-[\]:]+:[0-9]{1,5}$/, { message: 'must be host:port, e.g. 127.0.0.1:7233' });
 const url = z.url({ message: 'must be a URL such as http://127.0.0.1:8787' });
-const port = z.coerce.number().int().min(0).max(65535);
+const port = z.coerce.number({ message: 'must be a port number 0-65535' }).int({ message: 'must be a port number 0-65535' }).min(0, { message: 'must be a port number 0-65535' }).max(65535, { message: 'must be a port number 0-65535' });
 const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 
 export const ConfigSchema = z.object({
@@ -18,6 +18,8 @@ export const ConfigSchema = z.object({
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   CHAMP_METRICS_PORT: port.default(9464).describe('Prometheus metrics on 127.0.0.1; 0 turns them off'),
   CHAMP_HOME: z.string().min(1).default('.champ'),
+  /** Local image store shared by the worker's local builds and the control plane; default <CHAMP_HOME>/images. */
+  CHAMP_IMAGE_STORE: z.string().min(1).optional(),
   CHAMP_UI_URL: url.default('http://127.0.0.1:8233'),
   AWS_REGION: z
     .string()
@@ -27,6 +29,10 @@ export const ConfigSchema = z.object({
   AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: url.optional(),
   AWS_ENDPOINT_URL_S3: url.optional(),
   AWS_ENDPOINT_URL_ECR: url.optional(),
+  // Ports of the local stack (`npm run dev`, `npm run demo`), all on 127.0.0.1.
+  CHAMP_TEMPORAL_PORT: port.default(7233),
+  CHAMP_UI_PORT: port.default(8233),
+  CHAMP_LOCAL_SAGEMAKER_PORT: port.default(8787),
 });
 export type Config = z.output<typeof ConfigSchema>;
 

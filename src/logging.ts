@@ -19,10 +19,19 @@ const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = 
   ERROR: 'error',
 };
 
-/** Adapts pino to the Temporal SDK's Logger interface. */
-export function temporalLogger(logger: Logger): TemporalLogger {
+/** Metadata that says nothing to a reader: the task token is an opaque blob. */
+const DROPPED_META = new Set(['taskToken']);
+
+/**
+ * Adapts pino to the Temporal SDK's Logger interface. `quiet` moves info to
+ * debug (for chatty parts such as the workflow bundler).
+ */
+export function temporalLogger(logger: Logger, opts: { quiet?: boolean } = {}): TemporalLogger {
   const log = (level: LogLevel, message: string, meta?: LogMetadata) => {
-    logger[LEVELS[level]]({ ...(meta ?? {}) }, message);
+    const fields: LogMetadata = {};
+    for (const [k, v] of Object.entries(meta ?? {})) if (!DROPPED_META.has(k)) fields[k] = v;
+    const target = opts.quiet && level === 'INFO' ? 'debug' : LEVELS[level];
+    logger[target](fields, message);
   };
   return {
     log,

@@ -1,6 +1,6 @@
 // The worker process: polls the pipeline task queue and runs the workflows and
 // the activities that drive SageMaker through the AWS SDK.
-import { makeTelemetryFilterString, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, makeTelemetryFilterString, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -19,33 +19,63 @@ function prebuiltBundle(): string | undefined {
   return [join(__dirname, '..', 'workflow-bundle.js'), join(__dirname, '..', 'dist', 'workflow-bundle.js')].find((p) => existsSync(p));
 }
 
-function workflowSource(log: Logger): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+async function workflowSource(log: Logger): Promise<Pick<WorkerOptions, 'workflowBundle'>> {
   const bundle = prebuiltBundle();
   if (bundle && (process.env.NODE_ENV === 'production' || process.env.CHAMP_WORKFLOW_BUNDLE)) {
     log.info({ bundle }, 'using prebuilt workflow bundle');
     return { workflowBundle: { code: readFileSync(bundle, 'utf8') } };
   }
-  return { workflowsPath: require.resolve('./workflows') };
+  // Bundled here rather than by Worker.create so that webpack's multi-line
+  // report goes to debug, not into every `npm run dev` terminal.
+  const started = Date.now();
+  const bundler = temporalLogger(log.child({ component: 'bundler' }), { quiet: true });
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: bundler });
+  log.info({ ms: Date.now() - started }, 'workflow code bundled');
+  return { workflowBundle: { code } };
+}
+
+/** Startup failures a person can fix, in one line naming the variable. */
+export function explainStartupError(err: unknown, config: Config): ConfigError | undefined {
+  const message = String((err as Error)?.message ?? err);
+  if (/prometheus/i.test(message) && /in use/i.test(message)) {
+    return new ConfigError(
+      `CHAMP_METRICS_PORT=${config.CHAMP_METRICS_PORT}: 127.0.0.1:${config.CHAMP_METRICS_PORT} is already in use (another worker?); set CHAMP_METRICS_PORT to a free port, or 0 to turn the metrics off`,
+    );
+  }
+  return undefined;
+}
+
+/** The gist of a connection error: "connection refused", not the transport's debug dump. */
+function connectionProblem(err: unknown): string {
+  const message = String((err as Error)?.message ?? err);
+  if (/connection refused/i.test(message)) return 'connection refused';
+  if (/dns error|failed to lookup|name or service not known/i.test(message)) return 'unknown host';
+  if (/deadline|timed? ?out/i.test(message)) return 'no answer in time';
+  return message.split('\n')[0]!;
 }
 
 /** The local image store shared by the worker's builds and the control plane: $CHAMP_IMAGE_STORE, else <home>/images. */
-export function imageStoreFor(home: string): string {
-  return defaultImageStore({ CHAMP_IMAGE_STORE: process.env.CHAMP_IMAGE_STORE, CHAMP_HOME: home });
+export function imageStoreFor(home: string, imageStore: string | undefined = process.env.CHAMP_IMAGE_STORE): string {
+  return defaultImageStore({ CHAMP_IMAGE_STORE: imageStore, CHAMP_HOME: home });
 }
 
 let runtimeInstalled = false;
 function installRuntime(config: Config, log: Logger): void {
   if (runtimeInstalled) return;
+  try {
+    Runtime.install({
+      logger: temporalLogger(log.child({ component: 'temporal' })),
+      telemetryOptions: {
+        logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+        ...(config.CHAMP_METRICS_PORT > 0
+          ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${config.CHAMP_METRICS_PORT}` } } }
+          : {}),
+      },
+    });
+  } catch (err) {
+    throw explainStartupError(err, config) ?? err;
+  }
   runtimeInstalled = true;
-  Runtime.install({
-    logger: temporalLogger(log.child({ component: 'temporal' })),
-    telemetryOptions: {
-      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
-      ...(config.CHAMP_METRICS_PORT > 0
-        ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${config.CHAMP_METRICS_PORT}` } } }
-        : {}),
-    },
-  });
 }
 
 export interface StartedWorker {
@@ -63,7 +93,7 @@ export async function startWorker(config: Config, log: Logger): Promise<StartedW
     connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   } catch (err) {
     throw new ConfigError(
-      `cannot reach the Temporal server at ${config.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS): ${(err as Error).message}. Start one with "npm run dev" or set TEMPORAL_ADDRESS.`,
+      `cannot reach the Temporal server at ${config.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS): ${connectionProblem(err)}. Start one with "npm run dev" or set TEMPORAL_ADDRESS.`,
     );
   }
   const clients = createAwsClients({
@@ -79,8 +109,8 @@ export async function startWorker(config: Config, log: Logger): Promise<StartedW
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.CHAMP_TASK_QUEUE,
-    activities: createActivities({ clients, imageStore: imageStoreFor(config.CHAMP_HOME) }),
-    ...workflowSource(log),
+    activities: createActivities({ clients, imageStore: imageStoreFor(config.CHAMP_HOME, config.CHAMP_IMAGE_STORE) }),
+    ...(await workflowSource(log)),
   });
   log.info(
     { address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.CHAMP_TASK_QUEUE, local: clients.local },

@@ -103,6 +103,10 @@ describe('npm run dev', () => {
     }
     expect(output).toContain(`Web UI        http://127.0.0.1:${uiPort}`);
     expect(output).toContain('worker polling');
+    // Not on the default ports: the second terminal is told what to export.
+    expect(output).toContain(`export TEMPORAL_ADDRESS=127.0.0.1:${temporalPort} CHAMP_UI_URL=http://127.0.0.1:${uiPort}`);
+    // No noise at the default log level: webpack's report, the SDK's Node notice.
+    expect(output).not.toMatch(/webpack|NodeVersionSupportWarning/);
 
     expect(await httpStatus(`http://127.0.0.1:${uiPort}/`)).toBe(200);
     expect(await httpStatus(`http://127.0.0.1:${sageMakerPort}/ping`)).toBe(200);

@@ -44,3 +44,11 @@ describe('worker configuration from the environment', () => {
     expect(() => loadConfig({ LOG_LEVEL: 'loud', TEMPORAL_ADDRESS: 'x' })).toThrow(/LOG_LEVEL[\s\S]*TEMPORAL_ADDRESS|TEMPORAL_ADDRESS[\s\S]*LOG_LEVEL/);
   });
 });
+
+describe('local stack ports', () => {
+  it('defaults to 7233, 8233 and 8787 and refuses a non-port naming the variable', () => {
+    expect(loadConfig({})).toMatchObject({ CHAMP_TEMPORAL_PORT: 7233, CHAMP_UI_PORT: 8233, CHAMP_LOCAL_SAGEMAKER_PORT: 8787 });
+    expect(loadConfig({ CHAMP_UI_PORT: '18233' }).CHAMP_UI_PORT).toBe(18233);
+    expect(() => loadConfig({ CHAMP_LOCAL_SAGEMAKER_PORT: 'abc' })).toThrow('CHAMP_LOCAL_SAGEMAKER_PORT="abc": must be a port number 0-65535');
+  });
+});
