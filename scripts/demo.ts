@@ -285,9 +285,10 @@ async function main(): Promise<void> {
 
   say('');
   say(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
-  say(`  The run in the Web UI:  ${link}`);
+  say(`  The run in the Web UI:  ${link}${stack && !args.serve ? '  (while npm run dev or npm run demo -- --serve runs)' : ''}`);
   say(`  Call the endpoint:      curl -s -X POST ${sageMakerUrl}/endpoints/${spec.deployment.endpointName}/invocations \\`);
   say(`                            -H 'Content-Type: application/json' -d @examples/claims-severity/local_test/payload.json`);
+  if (stack && !args.serve) say(`                          (the endpoint answers while npm run dev or npm run demo -- --serve runs)`);
   say(`  Run it again (or: npm run demo -- --drift 0.3) to retrain and update the live endpoint.`);
   await connection.close();
   if (stack && args.serve) {

@@ -261,7 +261,14 @@ async function follow(client: Client, handle: WorkflowHandle, io: CliIO): Promis
     );
   }
   try {
-    return await result;
+    const done = await result;
+    // Stages that passed between the last poll and the end, from the result's timings.
+    for (const t of done.timings ?? []) {
+      if (t.stage === 'done' || shown.has(t.stage)) continue;
+      shown.add(t.stage);
+      io.out(`  ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s  ${t.stage}`);
+    }
+    return done;
   } catch (err) {
     const { end, reason } = describeWorkflowFailure(err);
     throw new CliError(`${handle.workflowId} ${end}: ${reason}`, EXIT.notDeployed);
