@@ -1,16 +1,24 @@
 // Cross-check against a third-party AWS emulator: moto accepts the request
 // shapes our activities send. Skips when moto's server is not installed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
 import { createActivities } from '../../src/activities';
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../../src/aws/clients';
 import { activityRunner } from './helpers';
 
-const PYTHON = process.env.CHAMP_PYTHON || 'python3';
-const probe = spawnSync(PYTHON, ['-c', 'import moto.server'], { encoding: 'utf8', timeout: 20_000 });
-const motoAvailable = probe.status === 0;
+// The Python that has moto: CHAMP_PYTHON, the project's tools virtualenv
+// (scripts/temporal-bin.mjs installs moto there unless moto_server is on PATH),
+// or python3 on PATH.
+const TOOLS_PYTHON = join(__dirname, '..', '..', '.tools', 'venv', 'bin', 'python');
+const candidates = [process.env.CHAMP_PYTHON, existsSync(TOOLS_PYTHON) ? TOOLS_PYTHON : undefined, 'python3'].filter(
+  (p): p is string => Boolean(p),
+);
+const PYTHON = candidates.find((py) => spawnSync(py, ['-c', 'import moto.server'], { timeout: 20_000 }).status === 0) ?? candidates[0]!;
+const motoAvailable = spawnSync(PYTHON, ['-c', 'import moto.server'], { timeout: 20_000 }).status === 0;
 if (!motoAvailable) {
-  console.warn(`moto cross-check skipped: "${PYTHON} -c 'import moto.server'" failed. Install it with: pip install 'moto[server]'`);
+  console.warn(`moto cross-check skipped: "${PYTHON} -c 'import moto.server'" failed. Install it with: npm run temporal:install (or pip install 'moto[server]')`);
 }
 
 function freePort(): Promise<number> {
