@@ -40,11 +40,6 @@ export function scheduleIdFor(pipelineName: string): string {
   return `${SCHEDULE_ID_PREFIX}${pipelineName}`;
 }
 
-/** A pipeline name or a schedule id, as typed on the command line, to the schedule id. */
-export function toScheduleId(nameOrId: string): string {
-  return nameOrId.startsWith(SCHEDULE_ID_PREFIX) ? nameOrId : scheduleIdFor(nameOrId);
-}
-
 /** Thrown for a spec with no `schedule` section: nothing to schedule. */
 export class NoScheduleError extends Error {
   override name = 'NoScheduleError';
