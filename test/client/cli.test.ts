@@ -5,7 +5,9 @@ import { ActivityFailure, ApplicationFailure, CancelledFailure, WorkflowFailedEr
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeWorkflowFailure, formatTable, progressLines, runCli, type CliIO } from '../../src/client';
+import { formatTable } from '../../src/cli/common';
+import { describeWorkflowFailure, progressLines } from '../../src/cli/progress';
+import { runCli, type CliIO } from '../../src/client';
 import type { PipelineStatus } from '../../src/workflows';
 import { temporalAddress, testClient, uniqueTaskQueue } from '../harness/temporal';
 

@@ -1,0 +1,98 @@
+// What every `champ` subcommand shares: its errors and exit codes, its output,
+// the connection to Temporal, spec loading and table layout.
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig, type Config } from '../config';
+import { loadSpecFile, SpecError } from '../spec';
+
+/** An error the user can act on: printed as one line, exit code given. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+/** Exit codes, also listed in `champ --help`. */
+export const EXIT = {
+  ok: 0,
+  /** The server, the workflow or a refused request: nothing the command line itself got wrong. */
+  failed: 1,
+  /** Bad arguments, a bad spec or bad configuration. */
+  usage: 2,
+  /** `run --wait`: the pipeline ended without deploying (rejected, rolled back, failed, cancelled ...). */
+  notDeployed: 3,
+  /** `run --wait` interrupted with Ctrl-C; the pipeline keeps running. */
+  interrupted: 130,
+} as const;
+
+export interface CliIO {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  env: NodeJS.ProcessEnv;
+  /** Registers a Ctrl-C handler; returns its removal. Tests leave it out. */
+  onInterrupt?: (handler: () => void) => () => void;
+}
+
+export function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n')[0];
+}
+
+/** The configuration from `io.env`; a bad variable is a usage error naming it. */
+function cliConfig(io: CliIO): Config {
+  try {
+    return loadConfig(io.env);
+  } catch (err) {
+    throw new CliError(String((err as Error)?.message ?? err), EXIT.usage);
+  }
+}
+
+/** Connects to Temporal, runs `fn`, closes the connection whatever happens. */
+export async function withClient(io: CliIO, fn: (client: Client, config: Config) => Promise<void>): Promise<void> {
+  const config = cliConfig(io);
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: '5s' });
+  } catch (err) {
+    throw new CliError(
+      `cannot reach the Temporal server at ${config.TEMPORAL_ADDRESS}: ${firstLine(err)}. Start it with "npm run dev" or set TEMPORAL_ADDRESS.`,
+    );
+  }
+  try {
+    await fn(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), config);
+  } finally {
+    await connection.close();
+  }
+}
+
+export function loadSpecOrExplain(path: string) {
+  try {
+    return loadSpecFile(path);
+  } catch (err) {
+    if (err instanceof SpecError) {
+      // An unreadable file is not a spec with bad fields: one line says so.
+      const unreadable = err.issues.length === 1 && err.issues[0]!.path === '' && err.issues[0]!.line === undefined;
+      if (unreadable) throw new CliError(`${path}: ${err.issues[0]!.message}`, EXIT.usage);
+      throw new CliError(`${path}: invalid pipeline spec\n${err.format()}`, EXIT.usage);
+    }
+    throw new CliError(`${path}: ${firstLine(err)}`, EXIT.usage);
+  }
+}
+
+/** A Web UI page of this namespace: `workflows/<id>` or `schedules/<id>`. */
+export function uiLink(config: Config, kind: 'workflows' | 'schedules', id: string): string {
+  return `${config.CHAMP_UI_URL}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/${kind}/${encodeURIComponent(id)}`;
+}
+
+/** A time as the CLI shows it: UTC to the second. */
+export function utc(d: Date): string {
+  return d.toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+/** Columns padded to their widest cell, so ids of any length line up. */
+export function formatTable(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  return [line(header), ...rows.map(line)];
+}
