@@ -284,9 +284,7 @@ export function sortBy<T>(items: T[], keyOf: (t: T) => string | number, order: S
 }
 
 /** The filters common to SageMaker's List* operations over time. */
-export function timeFilters(
-  v: Validator,
-): (created: number, modified?: number) => boolean {
+function timeFilters(v: Validator): (created: number, modified?: number) => boolean {
   const ca = timeArg(v.get('CreationTimeAfter'));
   const cb = timeArg(v.get('CreationTimeBefore'));
   const ma = timeArg(v.get('LastModifiedTimeAfter'));
@@ -296,6 +294,46 @@ export function timeFilters(
     (cb === undefined || created < cb) &&
     (ma === undefined || modified === undefined || modified > ma) &&
     (mb === undefined || modified === undefined || modified < mb);
+}
+
+export interface ListSpec<T, By extends string> {
+  nameOf: (t: T) => string;
+  times: (t: T) => [created: number, modified?: number];
+  /** The sort key for each SortBy value, in the order SageMaker lists the enum. */
+  sortKeys: Record<By | 'CreationTime', (t: T) => string | number>;
+  defaultOrder: SortOrder;
+  /**
+   * The operation's own filters, validated after NameContains; the values in
+   * `bound` tie a NextToken to them, as NameContains, SortBy and SortOrder are.
+   */
+  filters?: (v: Validator) => { keep: (t: T) => boolean; bound: unknown[] };
+}
+
+/**
+ * The List* shape most resources share: MaxResults (1-100, default 10) and
+ * NextToken, NameContains (case-insensitive), the operation's own filters,
+ * SortBy (default CreationTime), SortOrder and the time filters.
+ */
+export function listResources<T, By extends string>(
+  req: JsonObject,
+  all: T[],
+  spec: ListSpec<T, By>,
+): { page: T[]; nextToken?: string } {
+  const v = new Validator(req);
+  const page = pageArgs(v, 10);
+  const nameContains = v.str('NameContains', { max: 63 });
+  const own = spec.filters?.(v) ?? { keep: () => true, bound: [] };
+  const by = v.oneOf('SortBy', Object.keys(spec.sortKeys) as (By | 'CreationTime')[]) ?? 'CreationTime';
+  const order = v.oneOf('SortOrder', ['Ascending', 'Descending'] as const) ?? spec.defaultOrder;
+  const inTime = timeFilters(v);
+  v.done();
+  const needle = nameContains?.toLowerCase();
+  const matching = all
+    .filter((t) => !needle || spec.nameOf(t).toLowerCase().includes(needle))
+    .filter(own.keep)
+    .filter((t) => inTime(...spec.times(t)));
+  const sorted = sortBy(matching, spec.sortKeys[by], order);
+  return paginate(sorted, page, JSON.stringify([nameContains, ...own.bound, by, order]));
 }
 
 export function saveTags(ctx: ApiContext, resourceArn: string, tags: Tag[]): void {

@@ -7,13 +7,10 @@ import {
   arn,
   compact,
   isObject,
+  listResources,
   nowSeconds,
-  pageArgs,
-  paginate,
   saveTags,
   snapshot,
-  sortBy,
-  timeFilters,
   Validator,
   type ApiContext,
   type Handler,
@@ -276,21 +273,17 @@ export const deleteEndpoint: Handler = (ctx, req) => {
 };
 
 export const listEndpoints: Handler = (ctx, req) => {
-  const v = new Validator(req);
-  const page = pageArgs(v, 10);
-  const nameContains = v.str('NameContains', { max: 63 });
-  const statusEquals = v.oneOf('StatusEquals', STATUSES);
-  const by = v.oneOf('SortBy', ['Name', 'CreationTime', 'Status'] as const) ?? 'CreationTime';
-  const order = v.oneOf('SortOrder', ['Ascending', 'Descending'] as const) ?? 'Descending';
-  const inTime = timeFilters(v);
-  v.done();
-  const all = Object.values(ctx.state.data.endpoints)
-    .map((r) => r.describe)
-    .filter((d) => !nameContains || d.EndpointName.toLowerCase().includes(nameContains.toLowerCase()))
-    .filter((d) => !statusEquals || d.EndpointStatus === statusEquals)
-    .filter((d) => inTime(d.CreationTime, d.LastModifiedTime));
-  const sorted = sortBy(all, (d) => (by === 'Name' ? d.EndpointName : by === 'Status' ? d.EndpointStatus : d.CreationTime), order);
-  const { page: items, nextToken } = paginate(sorted, page, JSON.stringify([nameContains, statusEquals, by, order]));
+  const all = Object.values(ctx.state.data.endpoints).map((r) => r.describe);
+  const { page: items, nextToken } = listResources(req, all, {
+    nameOf: (d) => d.EndpointName,
+    times: (d) => [d.CreationTime, d.LastModifiedTime],
+    sortKeys: { Name: (d) => d.EndpointName, CreationTime: (d) => d.CreationTime, Status: (d) => d.EndpointStatus },
+    defaultOrder: 'Descending',
+    filters: (v) => {
+      const status = v.oneOf('StatusEquals', STATUSES);
+      return { keep: (d) => !status || d.EndpointStatus === status, bound: [status] };
+    },
+  });
   return compact({
     Endpoints: items.map((d) => ({
       EndpointName: d.EndpointName,

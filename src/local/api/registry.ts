@@ -5,13 +5,10 @@ import {
   arn,
   compact,
   isObject,
+  listResources,
   nowSeconds,
-  pageArgs,
-  paginate,
   saveTags,
   snapshot,
-  sortBy,
-  timeFilters,
   Validator,
   type ApiContext,
   type Handler,
@@ -73,19 +70,13 @@ export const describeModelPackageGroup: Handler = (ctx, req) => {
 };
 
 export const listModelPackageGroups: Handler = (ctx, req) => {
-  const v = new Validator(req);
-  const page = pageArgs(v, 10);
-  const nameContains = v.str('NameContains', { max: 63 });
-  const by = v.oneOf('SortBy', ['Name', 'CreationTime'] as const) ?? 'CreationTime';
-  const order = v.oneOf('SortOrder', ['Ascending', 'Descending'] as const) ?? 'Descending';
-  const inTime = timeFilters(v);
-  v.done();
-  const all = Object.values(ctx.state.data.packageGroups)
-    .map((g) => g.describe)
-    .filter((d) => !nameContains || d.ModelPackageGroupName.toLowerCase().includes(nameContains.toLowerCase()))
-    .filter((d) => inTime(d.CreationTime));
-  const sorted = sortBy(all, (d) => (by === 'Name' ? d.ModelPackageGroupName : d.CreationTime), order);
-  const { page: items, nextToken } = paginate(sorted, page, JSON.stringify([nameContains, by, order]));
+  const all = Object.values(ctx.state.data.packageGroups).map((g) => g.describe);
+  const { page: items, nextToken } = listResources(req, all, {
+    nameOf: (d) => d.ModelPackageGroupName,
+    times: (d) => [d.CreationTime],
+    sortKeys: { Name: (d) => d.ModelPackageGroupName, CreationTime: (d) => d.CreationTime },
+    defaultOrder: 'Descending',
+  });
   return compact({
     ModelPackageGroupSummaryList: items.map((d) =>
       compact({
@@ -210,31 +201,31 @@ export const updateModelPackage: Handler = (ctx, req) => {
 };
 
 export const listModelPackages: Handler = (ctx, req) => {
-  const v = new Validator(req);
-  const page = pageArgs(v, 10);
-  const nameContains = v.str('NameContains', { max: 63 });
-  const approval = v.oneOf('ModelApprovalStatus', APPROVALS);
-  const groupRef = v.str('ModelPackageGroupName', { pattern: GROUP_REF, patternText: GROUP_REF_TEXT });
-  const type = v.oneOf('ModelPackageType', ['Versioned', 'Unversioned', 'Both'] as const) ?? 'Both';
-  const by = v.oneOf('SortBy', ['Name', 'CreationTime'] as const) ?? 'CreationTime';
-  const order = v.oneOf('SortOrder', ['Ascending', 'Descending'] as const) ?? 'Ascending';
-  const inTime = timeFilters(v);
-  v.done();
-  const gname = groupRef === undefined ? undefined : key(groupName(groupRef));
-  const all = Object.values(ctx.state.data.packages)
-    .map((p) => p.describe)
-    .filter(() => type !== 'Unversioned')
-    .filter((d) => gname === undefined || key(d.ModelPackageGroupName) === gname)
-    .filter((d) => !nameContains || d.ModelPackageName.toLowerCase().includes(nameContains.toLowerCase()))
-    .filter((d) => !approval || d.ModelApprovalStatus === approval)
-    .filter((d) => inTime(d.CreationTime));
-  // Ties in time (packages made in the same millisecond) fall back to the version.
-  const sorted = sortBy(
-    all,
-    (d) => (by === 'Name' ? `${d.ModelPackageName}/${String(d.ModelPackageVersion).padStart(9, '0')}` : d.CreationTime * 1e6 + d.ModelPackageVersion),
-    order,
-  );
-  const { page: items, nextToken } = paginate(sorted, page, JSON.stringify([nameContains, approval, gname, type, by, order]));
+  const all = Object.values(ctx.state.data.packages).map((p) => p.describe);
+  const { page: items, nextToken } = listResources(req, all, {
+    nameOf: (d) => d.ModelPackageName,
+    times: (d) => [d.CreationTime],
+    // Ties in time (packages made in the same millisecond) fall back to the version.
+    sortKeys: {
+      Name: (d) => `${d.ModelPackageName}/${String(d.ModelPackageVersion).padStart(9, '0')}`,
+      CreationTime: (d) => d.CreationTime * 1e6 + d.ModelPackageVersion,
+    },
+    defaultOrder: 'Ascending',
+    filters: (v) => {
+      const approval = v.oneOf('ModelApprovalStatus', APPROVALS);
+      const groupRef = v.str('ModelPackageGroupName', { pattern: GROUP_REF, patternText: GROUP_REF_TEXT });
+      const type = v.oneOf('ModelPackageType', ['Versioned', 'Unversioned', 'Both'] as const) ?? 'Both';
+      const group = groupRef === undefined ? undefined : key(groupName(groupRef));
+      return {
+        // Every package here is versioned.
+        keep: (d) =>
+          type !== 'Unversioned' &&
+          (group === undefined || key(d.ModelPackageGroupName) === group) &&
+          (!approval || d.ModelApprovalStatus === approval),
+        bound: [approval, group, type],
+      };
+    },
+  });
   return compact({
     ModelPackageSummaryList: items.map((d) =>
       compact({

@@ -7,14 +7,11 @@ import {
   arn,
   compact,
   isObject,
+  listResources,
   localPath,
   nowSeconds,
-  pageArgs,
-  paginate,
   saveTags,
   snapshot,
-  sortBy,
-  timeFilters,
   Validator,
   type ApiContext,
   type Handler,
@@ -311,25 +308,17 @@ export const stopTrainingJob: Handler = async (ctx, req) => {
 };
 
 export const listTrainingJobs: Handler = (ctx, req) => {
-  const v = new Validator(req);
-  const page = pageArgs(v, 10);
-  const nameContains = v.str('NameContains', { max: 63 });
-  const statusEquals = v.oneOf('StatusEquals', STATUSES);
-  const by = v.oneOf('SortBy', ['Name', 'CreationTime', 'Status'] as const) ?? 'CreationTime';
-  const order = v.oneOf('SortOrder', ['Ascending', 'Descending'] as const) ?? 'Ascending';
-  const inTime = timeFilters(v);
-  v.done();
-  const all = Object.values(ctx.state.data.trainingJobs)
-    .map((r) => r.describe)
-    .filter((d) => !nameContains || d.TrainingJobName.toLowerCase().includes(nameContains.toLowerCase()))
-    .filter((d) => !statusEquals || d.TrainingJobStatus === statusEquals)
-    .filter((d) => inTime(d.CreationTime, d.LastModifiedTime));
-  const sorted = sortBy(
-    all,
-    (d) => (by === 'Name' ? d.TrainingJobName : by === 'Status' ? d.TrainingJobStatus : d.CreationTime),
-    order,
-  );
-  const { page: items, nextToken } = paginate(sorted, page, JSON.stringify([nameContains, statusEquals, by, order]));
+  const all = Object.values(ctx.state.data.trainingJobs).map((r) => r.describe);
+  const { page: items, nextToken } = listResources(req, all, {
+    nameOf: (d) => d.TrainingJobName,
+    times: (d) => [d.CreationTime, d.LastModifiedTime],
+    sortKeys: { Name: (d) => d.TrainingJobName, CreationTime: (d) => d.CreationTime, Status: (d) => d.TrainingJobStatus },
+    defaultOrder: 'Ascending',
+    filters: (v) => {
+      const status = v.oneOf('StatusEquals', STATUSES);
+      return { keep: (d) => !status || d.TrainingJobStatus === status, bound: [status] };
+    },
+  });
   return compact({
     TrainingJobSummaries: items.map((d) =>
       compact({
