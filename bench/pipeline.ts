@@ -9,19 +9,18 @@ import { Client, Connection } from '@temporalio/client';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { startStack } from '../src/dev/stack';
 import { createLogger } from '../src/logging';
 import { DEFAULT_TASK_QUEUE, PIPELINE_WORKFLOW, SEARCH_ATTRIBUTES } from '../src/shared';
-import { loadSpecFile } from '../src/spec';
+import { CLAIMS_EXAMPLE, claimsExampleSpec } from '../src/dev/example-spec';
 import type { PipelineSpec } from '../src/spec/schema';
 import type { PipelineInput, PipelineResult, PipelineStage } from '../src/workflows';
 import { Cleanup, fail, freePort, median, numberFlag, seconds } from './lib';
 
 const BENCH = 'bench/pipeline';
-const EXAMPLE = resolve(__dirname, '..', 'examples', 'claims-severity');
 /** A run that takes longer than this is cut off (terminated) and the benchmark stops. */
 const RUN_TIMEOUT_MS = 10 * 60_000;
 
@@ -52,22 +51,11 @@ delete process.env.CHAMP_IMAGE_STORE;
 const taskQueue = process.env.CHAMP_TASK_QUEUE || DEFAULT_TASK_QUEUE;
 
 function benchSpec(home: string, dataDir: string): PipelineSpec {
-  const { spec } = loadSpecFile(join(EXAMPLE, 'pipeline.yaml'));
+  const spec = claimsExampleSpec(dataDir, join(home, 'artifacts'));
   return {
     ...spec,
-    training: {
-      ...spec.training,
-      inputs: [
-        { name: 'train', uri: `file://${join(dataDir, 'train')}`, contentType: 'text/csv' },
-        { name: 'validation', uri: `file://${join(dataDir, 'validation')}`, contentType: 'text/csv' },
-      ],
-      outputPath: `file://${join(home, 'artifacts')}`,
-    },
-    // Each run draws fresh data, so deviances are not comparable with the champion's: threshold only.
-    gate: { thresholds: spec.gate.thresholds },
     approval: { ...spec.approval, required: false },
     deployment: { ...spec.deployment, endpointName: 'bench-pipeline' },
-    schedule: undefined,
   };
 }
 
@@ -134,7 +122,7 @@ async function main(): Promise<void> {
     const results: RunNumbers[] = [];
     for (let i = 0; i < runs; i++) {
       const dataDir = join(home, 'data', `run-${i + 1}`);
-      execFileSync('python3', [join(EXAMPLE, 'generate.py'), '--rows', String(rows), '--seed', String(7 + i), '--out', dataDir], { stdio: 'pipe' });
+      execFileSync('python3', [join(CLAIMS_EXAMPLE, 'generate.py'), '--rows', String(rows), '--seed', String(7 + i), '--out', dataDir], { stdio: 'pipe' });
       const spec = benchSpec(home, dataDir);
       const input: PipelineInput = {
         spec,

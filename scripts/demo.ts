@@ -14,16 +14,15 @@ import { startStack, type Stack } from '../src/dev/stack';
 import { loadConfig, type Config } from '../src/config';
 import { createLogger } from '../src/logging';
 import { PIPELINE_WORKFLOW, SEARCH_ATTRIBUTES } from '../src/shared';
-import { loadSpecFile } from '../src/spec';
-import type { PipelineSpec } from '../src/spec/schema';
-import { approveUpdate, statusQuery, type PipelineInput, type PipelineResult, type PipelineStatus } from '../src/workflows';
+import { CLAIMS_EXAMPLE, claimsExampleSpec } from '../src/dev/example-spec';
+import { formatMetrics, newStages, stageDetail } from '../src/cli/progress';
+import { approveUpdate, statusQuery, type PipelineInput, type PipelineResult, type PipelineStage, type PipelineStatus } from '../src/workflows';
 import { LOCAL_DUMMY_CREDENTIALS } from '../src/aws/clients';
 
 // Node 20 is supported; the SDK's notice about its future versions is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const ROOT = resolve(__dirname, '..');
-const EXAMPLE = join(ROOT, 'examples', 'claims-severity');
 
 const { values: args } = parseArgs({
   options: {
@@ -90,34 +89,11 @@ async function runningStack(): Promise<{ temporalAddress: string; sageMakerUrl: 
 function generateData(dataDir: string): void {
   const r = spawnSync(
     'python3',
-    [join(EXAMPLE, 'generate.py'), '--rows', String(rows), '--seed', String(args.seed), '--drift', String(drift), '--out', dataDir],
+    [join(CLAIMS_EXAMPLE, 'generate.py'), '--rows', String(rows), '--seed', String(args.seed), '--drift', String(drift), '--out', dataDir],
     { encoding: 'utf8' },
   );
   if (r.status !== 0) fail(`generating data failed: ${r.stderr || r.stdout || r.error?.message}`);
   say(`${elapsed()}  data       ${r.stdout.trim()}`);
-}
-
-function demoSpec(dataDir: string): PipelineSpec {
-  const { spec } = loadSpecFile(join(EXAMPLE, 'pipeline.yaml'));
-  return {
-    ...spec,
-    training: {
-      ...spec.training,
-      inputs: [
-        { name: 'train', uri: `file://${join(dataDir, 'train')}`, contentType: 'text/csv' },
-        { name: 'validation', uri: `file://${join(dataDir, 'validation')}`, contentType: 'text/csv' },
-      ],
-      outputPath: `file://${join(home, 'artifacts', spec.name)}`,
-    },
-    // Each demo run draws fresh data, so deviances are not comparable with the
-    // champion's; the demo judges on the absolute threshold alone.
-    gate: { thresholds: spec.gate.thresholds },
-    schedule: undefined,
-  };
-}
-
-function formatMetrics(metrics: Array<{ name: string; value: number }> | undefined): string {
-  return (metrics ?? []).map((m) => `${m.name}=${Number(m.value.toPrecision(4))}`).join('  ');
 }
 
 /** Keeps calling the endpoint while an update runs, to show none is dropped. */
@@ -176,7 +152,7 @@ async function main(): Promise<void> {
   const dataDir = join(home, 'demo', 'data');
   mkdirSync(dataDir, { recursive: true });
   generateData(dataDir);
-  const spec = demoSpec(dataDir);
+  const spec = claimsExampleSpec(dataDir, join(home, 'artifacts'));
 
   const runtime = new SageMakerRuntimeClient({ endpoint: sageMakerUrl, region: 'us-east-1', credentials: LOCAL_DUMMY_CREDENTIALS });
   const connection = await Connection.connect({ address: temporalAddress });
@@ -198,29 +174,15 @@ async function main(): Promise<void> {
   const printed = new Set<string>();
   let approved = false;
   let stream: ReturnType<typeof requestStream> | undefined;
-  const describe = (stage: string, s: PipelineStatus): string => {
-    switch (stage) {
-      case 'building':
-        return s.resources.imageUri ?? spec.image.context ?? '';
-      case 'training':
-        return s.resources.trainingJob ?? '';
-      case 'gating':
-        return s.gate ? s.gate.rules.map((r) => `${r.rule}: ${r.verdict}`).join('; ') : formatMetrics(s.candidate.metrics);
-      case 'registering':
-        return s.candidate.version ? `model version ${s.candidate.version}  ${formatMetrics(s.candidate.metrics)}` : '';
-      case 'deploying':
-        return s.champion ? `updating ${spec.deployment.endpointName} (champion: model version ${s.champion.version})` : `${spec.deployment.endpointName}`;
-      case 'awaiting-endpoint':
-        return s.resources.endpointConfig ?? '';
-      default:
-        return '';
-    }
+  const describe = (stage: PipelineStage, s: PipelineStatus): string => {
+    if (stage === 'building') return s.resources.imageUri ?? spec.image.context ?? '';
+    if (stage === 'gating' && !s.gate) return formatMetrics(s.candidate.metrics);
+    // The demo gives the approval itself, and says so.
+    if (stage === 'awaiting-approval') return '';
+    return stageDetail(stage, s, workflowId);
   };
   const show = (s: PipelineStatus) => {
-    // Timings list every stage entered, so a stage shorter than a poll is still shown.
-    for (const stage of [...s.timings.map((t) => t.stage), s.stage]) {
-      if (printed.has(stage) || stage === 'done') continue;
-      printed.add(stage);
+    for (const stage of newStages(s.timings, s.stage, printed)) {
       say(`${elapsed()}  ${stage.padEnd(18)} ${describe(stage, s)}`);
       if (stage === 'deploying' && s.champion && !stream) {
         stream = requestStream(runtime, spec.deployment.endpointName);
@@ -259,7 +221,7 @@ async function main(): Promise<void> {
   }
 
   if (outcome.outcome === 'deployed' || outcome.outcome === 'rolled-back' || outcome.outcome === 'rejected-by-gate') {
-    const payload = readFileSync(join(EXAMPLE, 'local_test', 'payload.json'));
+    const payload = readFileSync(join(CLAIMS_EXAMPLE, 'local_test', 'payload.json'));
     try {
       const r = await runtime.send(
         new InvokeEndpointCommand({ EndpointName: spec.deployment.endpointName, ContentType: 'application/json', Accept: 'application/json', Body: payload }),
