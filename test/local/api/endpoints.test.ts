@@ -13,18 +13,11 @@ import {
   type DescribeEndpointCommandOutput,
 } from '@aws-sdk/client-sagemaker';
 import { InvokeEndpointCommand } from '@aws-sdk/client-sagemaker-runtime';
-import { injectFault, reset } from '../../../src/local/admin-client';
-import { rejectionOf, startHarness, until, type Harness } from './fake-runtime';
+import { injectFault } from '../../../src/local/admin-client';
+import { rejectionOf, until, useHarness } from './fake-runtime';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
-beforeEach(async () => {
-  await reset(h.server.url);
+const h = useHarness({ resetEach: true });
+beforeEach(() => {
   h.endpoints.unhealthyImages.clear();
 });
 

@@ -16,6 +16,7 @@ import type {
   TrainingRunRequest,
   VariantSpec,
 } from '../../../src/local/runtime';
+import { reset } from '../../../src/local/admin-client';
 import { startLocalSageMaker, type LocalSageMaker } from '../../../src/local/server';
 
 interface FakeRun {
@@ -119,11 +120,29 @@ export interface Harness {
 
 const credentials = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' };
 
-export async function startHarness(
-  opts: { healthTimeoutMs?: number; deployDelayMs?: number; limits?: { maxEndpoints?: number; maxTrainingJobs?: number } } = {},
-): Promise<Harness> {
-  const home = mkdtempSync(join(process.env.CHAMP_TEST_RUN_DIR ?? tmpdir(), 'local-sm-'));
+export interface HarnessOptions {
+  healthTimeoutMs?: number;
+  deployDelayMs?: number;
+  limits?: { maxEndpoints?: number; maxTrainingJobs?: number };
+  /** Reset the control plane's state before each test. */
+  resetEach?: boolean;
+}
+
+/**
+ * The test file's harness: started before its tests, closed after them. The
+ * object is filled in by beforeAll (and again by `restart`), so read its
+ * members inside tests and hooks, never at the top level of the file.
+ */
+export function useHarness(opts: HarnessOptions = {}): Harness {
   const h = {} as Harness;
+  beforeAll(() => startHarness(h, opts));
+  afterAll(() => h.close());
+  if (opts.resetEach) beforeEach(() => reset(h.server.url));
+  return h;
+}
+
+async function startHarness(h: Harness, opts: HarnessOptions): Promise<void> {
+  const home = mkdtempSync(join(process.env.CHAMP_TEST_RUN_DIR ?? tmpdir(), 'local-sm-'));
   const boot = async (): Promise<void> => {
     h.training = new FakeTrainingRunner();
     h.endpoints = new FakeEndpointRuntime();
@@ -158,7 +177,6 @@ export async function startHarness(
     await shut();
     rmSync(home, { recursive: true, force: true });
   };
-  return h;
 }
 
 /** Polls `probe` until it returns a value (not undefined), or fails after `timeoutMs`. */

@@ -12,19 +12,10 @@ import {
   StopTrainingJobCommand,
   UpdateModelPackageCommand,
 } from '@aws-sdk/client-sagemaker';
-import { injectFault, reset } from '../../../src/local/admin-client';
-import { rejectionOf, startHarness, until, type Harness } from './fake-runtime';
+import { injectFault } from '../../../src/local/admin-client';
+import { rejectionOf, until, useHarness } from './fake-runtime';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness({ limits: { maxEndpoints: 2, maxTrainingJobs: 1 } });
-});
-afterAll(async () => {
-  await h.close();
-});
-beforeEach(async () => {
-  await reset(h.server.url);
-});
+const h = useHarness({ limits: { maxEndpoints: 2, maxTrainingJobs: 1 }, resetEach: true });
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

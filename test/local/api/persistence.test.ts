@@ -16,16 +16,10 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { processStartTicks } from '../../../src/local/containers';
 import { containerLedger, startLocalSageMaker } from '../../../src/local/server';
-import { startHarness, until, type Harness } from './fake-runtime';
+import { until, useHarness } from './fake-runtime';
 
-let h: Harness;
-beforeAll(async () => {
-  // Slow enough that the recovery's deploy cannot finish before the test looks at the status, on a busy machine too.
-  h = await startHarness({ deployDelayMs: 400 });
-});
-afterAll(async () => {
-  await h.close();
-});
+// Slow enough that the recovery's deploy cannot finish before the test looks at the status, on a busy machine too.
+const h = useHarness({ deployDelayMs: 400 });
 
 test('after a restart a running training job is Failed with the restart reason, and a serving endpoint comes back', async () => {
   await h.sm.send(

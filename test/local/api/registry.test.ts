@@ -9,19 +9,9 @@ import {
   AddTagsCommand,
   UpdateModelPackageCommand,
 } from '@aws-sdk/client-sagemaker';
-import { reset } from '../../../src/local/admin-client';
-import { rejectionOf, startHarness, type Harness } from './fake-runtime';
+import { rejectionOf, useHarness } from './fake-runtime';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
-beforeEach(async () => {
-  await reset(h.server.url);
-});
+const h = useHarness({ resetEach: true });
 
 const pkg = (group: string, rmse: string) =>
   new CreateModelPackageCommand({

@@ -1,14 +1,8 @@
 import * as http from 'node:http';
 import { CreateModelCommand, DescribeModelCommand } from '@aws-sdk/client-sagemaker';
-import { startHarness, type Harness } from './fake-runtime';
+import { useHarness } from './fake-runtime';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
+const h = useHarness();
 
 function post(path: string, headers: Record<string, string>, body = '{}'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

@@ -5,19 +5,10 @@ import {
   StopTrainingJobCommand,
   type CreateTrainingJobCommandInput,
 } from '@aws-sdk/client-sagemaker';
-import { injectFault, reset } from '../../../src/local/admin-client';
-import { rejectionOf, startHarness, until, type Harness } from './fake-runtime';
+import { injectFault } from '../../../src/local/admin-client';
+import { rejectionOf, until, useHarness } from './fake-runtime';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
-beforeEach(async () => {
-  await reset(h.server.url);
-});
+const h = useHarness({ resetEach: true });
 
 const jobInput = (name: string): CreateTrainingJobCommandInput => ({
   TrainingJobName: name,

@@ -6,15 +6,11 @@ import {
   DescribeTransformJobCommand,
   type CreateTransformJobCommandInput,
 } from '@aws-sdk/client-sagemaker';
-import { rejectionOf, startHarness, until, type Harness } from './fake-runtime';
+import { rejectionOf, until, useHarness } from './fake-runtime';
 
-let h: Harness;
+const h = useHarness();
 beforeAll(async () => {
-  h = await startHarness();
   await h.sm.send(new CreateModelCommand({ ModelName: 'batch-model', PrimaryContainer: { Image: 'local/batch:1' } }));
-});
-afterAll(async () => {
-  await h.close();
 });
 
 const input = (name: string, inDir: string, outDir: string): CreateTransformJobCommandInput => ({

@@ -24,19 +24,10 @@ import {
   UpdateEndpointCommand,
   type SageMakerClient,
 } from '@aws-sdk/client-sagemaker';
-import { injectFault, reset } from '../../../src/local/admin-client';
-import { startHarness, until, type Harness } from './fake-runtime';
+import { injectFault } from '../../../src/local/admin-client';
+import { until, useHarness } from './fake-runtime';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
-beforeEach(async () => {
-  await reset(h.server.url);
-});
+const h = useHarness({ resetEach: true });
 
 async function raw(operation: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
   const res = await fetch(h.server.url, {
