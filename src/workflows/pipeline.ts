@@ -156,7 +156,7 @@ class PipelineRun {
     await this.stage('building', async () => {
       this.image = await this.builds.buildImage({ pipeline: this.spec.name, image: this.spec.image });
       this.status.resources.imageUri = this.image.imageUri;
-      if (this.image.built) this.created.push({ kind: 'image', name: this.image.imageUri });
+      if (this.image.built) this.track('image', this.image.imageUri);
     });
   }
 
@@ -185,7 +185,7 @@ class PipelineRun {
         training: this.spec.training,
         tags: this.tags(),
       });
-      this.created.push({ kind: 'training-job', name: started.jobName });
+      this.track('training-job', started.jobName);
       this.training = await this.trainingWait.awaitTraining({ jobName });
       this.dropCompensation(stop);
       this.status.candidate.metrics = this.training.metrics;
@@ -220,7 +220,7 @@ class PipelineRun {
         workflowId: info.workflowId,
       });
       const arn = this.candidate.modelPackageArn;
-      this.created.push({ kind: 'model-package', name: arn });
+      this.track('model-package', arn);
       this.status.candidate.version = this.candidate.version;
       this.status.resources.modelPackageArn = arn;
       this.compensate(`reject model package ${arn}`, (reason) =>
@@ -373,15 +373,7 @@ class PipelineRun {
   private async verify(): Promise<string | undefined> {
     const endpointName = this.spec.deployment.endpointName;
     const expected = this.names.endpointConfig;
-    const state = await this.stage('awaiting-endpoint', async () => {
-      try {
-        return await this.endpointWait.awaitEndpoint({ endpointName });
-      } catch (err) {
-        const reason = endpointFailure(err);
-        if (reason === undefined) throw err;
-        return reason;
-      }
-    });
+    const state = await this.stage('awaiting-endpoint', () => orEndpointFailure(this.endpointWait.awaitEndpoint({ endpointName })));
     return this.stage('verifying', async () => {
       if (typeof state === 'string') return state;
       if (state.status !== 'InService') return `endpoint ${endpointName} is ${state.status}${state.failureReason ? `: ${state.failureReason}` : ''}`;
@@ -389,14 +381,11 @@ class PipelineRun {
       if (state.configName && state.configName !== expected) {
         return `endpoint ${endpointName} runs config ${state.configName}, not ${expected}`;
       }
-      try {
-        const verdict = await this.control.verifyEndpoint({ endpointName, expectedConfigName: expected, smokeTest: this.spec.deployment.smokeTest });
-        return verdict.ok ? undefined : (verdict.reason ?? 'verification failed without a reason');
-      } catch (err) {
-        const reason = endpointFailure(err);
-        if (reason === undefined) throw err;
-        return reason;
-      }
+      const verdict = await orEndpointFailure(
+        this.control.verifyEndpoint({ endpointName, expectedConfigName: expected, smokeTest: this.spec.deployment.smokeTest }),
+      );
+      if (typeof verdict === 'string') return verdict;
+      return verdict.ok ? undefined : (verdict.reason ?? 'verification failed without a reason');
     });
   }
 
@@ -429,9 +418,7 @@ class PipelineRun {
       } catch (err) {
         if (wf.isCancellation(err)) throw err;
         // Housekeeping: the next run cleans up again, so the deployment stands.
-        const message = `old versions not cleaned up: ${describe(err)}`;
-        this.warnings.push(message);
-        wf.log.warn(message);
+        this.warn(`old versions not cleaned up: ${describe(err)}`);
       }
     });
   }
@@ -536,10 +523,14 @@ class PipelineRun {
 
   private keepForEndpoint(what: string, name: string): boolean {
     if (!this.endpointMayUseNewConfig) return false;
-    const message = `${what} ${name} kept: the endpoint may still use it`;
+    this.warn(`${what} ${name} kept: the endpoint may still use it`);
+    return true;
+  }
+
+  /** Logged now and returned with the result. */
+  private warn(message: string): void {
     wf.log.warn(message);
     this.warnings.push(message);
-    return true;
   }
 
   private track(kind: ResourceKind, name: string): void {
@@ -728,7 +719,18 @@ class PipelineRun {
   }
 }
 
-/** The reason an endpoint failure gives, or undefined when `err` is not one (then it is a pipeline failure). */
+/** The activity's result, or the reason its endpoint failure gives; any other failure is the pipeline's and is thrown. */
+async function orEndpointFailure<T>(call: Promise<T>): Promise<T | string> {
+  try {
+    return await call;
+  } catch (err) {
+    const reason = endpointFailure(err);
+    if (reason === undefined) throw err;
+    return reason;
+  }
+}
+
+/** The reason an endpoint failure gives, or undefined when `err` is not one. */
 function endpointFailure(err: unknown): string | undefined {
   if (!(err instanceof ActivityFailure)) return undefined;
   const cause = err.cause;
