@@ -18,7 +18,7 @@ import {
   type ProductionVariantInstanceType,
 } from '@aws-sdk/client-sagemaker';
 import { InvokeEndpointCommand } from '@aws-sdk/client-sagemaker-runtime';
-import { awsCall, categorize, classifyAwsError, errorFacts, hasErrorCode, isAlreadyExistsError, isNotFoundError, notReady, terminal } from '../aws/errors';
+import { awsCall, awsCallOr, categorize, classifyAwsError, errorFacts, hasErrorCode, isAlreadyExistsError, isNotFoundError, notReady, terminal } from '../aws/errors';
 import { isOwnedName, ownedPrefix } from '../aws/naming';
 import { classifyEndpoint } from '../aws/status';
 import { ErrorTypes } from '../shared';
@@ -26,7 +26,7 @@ import type { SmokeTestSpec, UpdateStrategySpec } from '../spec/schema';
 import { durationSeconds } from '../spec/duration';
 import { activityEnv } from './context';
 import type { ActivityDeps } from './deps';
-import { toTags } from './training';
+import { tagsField } from './training';
 import type {
   AwaitEndpointInput,
   CleanupInput,
@@ -138,24 +138,18 @@ export function createEndpointActivities(deps: ActivityDeps) {
   const runtime = deps.clients.runtime;
 
   /** DescribeEndpoint, or undefined when there is no such endpoint. */
-  async function findEndpoint(name: string): Promise<DescribeEndpointOutput | undefined> {
-    try {
-      return await sm.send(new DescribeEndpointCommand({ EndpointName: name }));
-    } catch (err) {
-      if (isNotFoundError(err)) return undefined;
-      throw classifyAwsError(err, { operation: 'DescribeEndpoint', resource: `endpoint ${name}` });
-    }
+  function findEndpoint(name: string): Promise<DescribeEndpointOutput | undefined> {
+    return awsCallOr(
+      { operation: 'DescribeEndpoint', resource: `endpoint ${name}` },
+      () => sm.send(new DescribeEndpointCommand({ EndpointName: name })),
+      isNotFoundError,
+      undefined,
+    );
   }
 
+  /** Whether the create made the resource. Names are this run's own: an existing one is what a lost response hid. */
   async function createOnce(operation: string, resource: string, send: () => Promise<unknown>): Promise<boolean> {
-    try {
-      await send();
-      return true;
-    } catch (err) {
-      // Names are this run's own: an existing one is what a lost response hid.
-      if (isAlreadyExistsError(err)) return false;
-      throw classifyAwsError(err, { operation, resource });
-    }
+    return awsCallOr({ operation, resource }, () => send().then(() => true), isAlreadyExistsError, false);
   }
 
   async function createModel(input: CreateModelInput): Promise<void> {
@@ -170,7 +164,7 @@ export function createEndpointActivities(deps: ActivityDeps) {
             ModelDataUrl: input.modelArtifact,
             ...(Object.keys(input.environment).length ? { Environment: input.environment } : {}),
           },
-          ...(toTags(input.tags) ? { Tags: toTags(input.tags) } : {}),
+          ...tagsField(input.tags),
         }),
       ),
     );
@@ -192,7 +186,7 @@ export function createEndpointActivities(deps: ActivityDeps) {
               InitialVariantWeight: 1,
             },
           ],
-          ...(toTags(input.tags) ? { Tags: toTags(input.tags) } : {}),
+          ...tagsField(input.tags),
         }),
       ),
     );
@@ -231,7 +225,7 @@ export function createEndpointActivities(deps: ActivityDeps) {
     const current = await findEndpoint(name);
     if (!current) {
       const created = await createOnce('CreateEndpoint', `endpoint ${name}`, () =>
-        sm.send(new CreateEndpointCommand({ EndpointName: name, EndpointConfigName: input.configName, ...(toTags(input.tags) ? { Tags: toTags(input.tags) } : {}) })),
+        sm.send(new CreateEndpointCommand({ EndpointName: name, EndpointConfigName: input.configName, ...tagsField(input.tags) })),
       );
       if (created) {
         env.log.info('endpoint creation started', { endpointName: name, configName: input.configName });
@@ -340,14 +334,9 @@ export function createEndpointActivities(deps: ActivityDeps) {
     env.log.warn('endpoint rolled back', { endpointName: input.endpointName, configName: input.configName });
   }
 
-  async function deleteQuietly(operation: string, resource: string, send: () => Promise<unknown>): Promise<boolean> {
-    try {
-      await send();
-      return true;
-    } catch (err) {
-      if (isNotFoundError(err)) return false;
-      throw classifyAwsError(err, { operation, resource });
-    }
+  /** A resource already gone is deleted. */
+  async function deleteQuietly(operation: string, resource: string, send: () => Promise<unknown>): Promise<void> {
+    await awsCallOr({ operation, resource }, send, isNotFoundError, undefined);
   }
 
   async function deleteEndpoint(input: DeleteResourceInput): Promise<void> {
@@ -392,13 +381,13 @@ export function createEndpointActivities(deps: ActivityDeps) {
   }
 
   async function modelsOf(configName: string): Promise<string[]> {
-    try {
-      const d = await sm.send(new DescribeEndpointConfigCommand({ EndpointConfigName: configName }));
-      return (d.ProductionVariants ?? []).map((v) => v.ModelName).filter((m): m is string => !!m);
-    } catch (err) {
-      if (isNotFoundError(err)) return [];
-      throw classifyAwsError(err, { operation: 'DescribeEndpointConfig', resource: `endpoint config ${configName}` });
-    }
+    const d = await awsCallOr(
+      { operation: 'DescribeEndpointConfig', resource: `endpoint config ${configName}` },
+      () => sm.send(new DescribeEndpointConfigCommand({ EndpointConfigName: configName })),
+      isNotFoundError,
+      undefined,
+    );
+    return (d?.ProductionVariants ?? []).map((v) => v.ModelName).filter((m): m is string => !!m);
   }
 
   /**

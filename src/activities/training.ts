@@ -24,9 +24,10 @@ import type {
   TrainingResult,
 } from './types';
 
-export function toTags(tags: Record<string, string>): Array<{ Key: string; Value: string }> | undefined {
+/** The `Tags` field of a create request: left out when there are none. */
+export function tagsField(tags: Record<string, string>): { Tags?: Array<{ Key: string; Value: string }> } {
   const entries = Object.entries(tags);
-  return entries.length ? entries.map(([Key, Value]) => ({ Key, Value })) : undefined;
+  return entries.length ? { Tags: entries.map(([Key, Value]) => ({ Key, Value })) } : {};
 }
 
 /** SageMaker hyperparameters are always strings; the container converts them back. */
@@ -55,7 +56,7 @@ export function createTrainingJobRequest(input: StartTrainingInput): CreateTrain
     ResourceConfig: { InstanceType: t.instanceType as TrainingInstanceType, InstanceCount: t.instanceCount, VolumeSizeInGB: t.volumeSizeGB },
     StoppingCondition: { MaxRuntimeInSeconds: durationSeconds(t.maxRuntime) },
     ...(Object.keys(t.environment).length ? { Environment: t.environment } : {}),
-    ...(toTags(input.tags) ? { Tags: toTags(input.tags) } : {}),
+    ...tagsField(input.tags),
   };
 }
 

@@ -143,10 +143,6 @@ export function errorFacts(err: unknown): AwsErrorFacts {
   };
 }
 
-export function errorCode(err: unknown): string {
-  return errorFacts(err).code;
-}
-
 export function hasErrorCode(err: unknown, ...codes: string[]): boolean {
   return codes.includes(errorFacts(err).code);
 }
@@ -244,6 +240,19 @@ export async function awsCall<T>(ctx: AwsErrorContext, call: () => Promise<T>): 
   try {
     return await call();
   } catch (err) {
+    throw classifyAwsError(err, ctx);
+  }
+}
+
+/**
+ * Runs one AWS call; an error `expected` recognises (not found, already
+ * exists) becomes `fallback`, anything else is classified.
+ */
+export async function awsCallOr<T, F>(ctx: AwsErrorContext, call: () => Promise<T>, expected: (err: unknown) => boolean, fallback: F): Promise<T | F> {
+  try {
+    return await call();
+  } catch (err) {
+    if (expected(err)) return fallback;
     throw classifyAwsError(err, ctx);
   }
 }
