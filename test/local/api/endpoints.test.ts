@@ -14,7 +14,8 @@ import {
 } from '@aws-sdk/client-sagemaker';
 import { InvokeEndpointCommand } from '@aws-sdk/client-sagemaker-runtime';
 import { injectFault } from '../../../src/local/admin-client';
-import { rejectionOf, until, useHarness } from './fake-runtime';
+import { rejectionOf, useHarness } from './fake-runtime';
+import { until } from '../support';
 
 const h = useHarness({ resetEach: true });
 beforeEach(() => {

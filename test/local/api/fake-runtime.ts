@@ -179,22 +179,6 @@ async function startHarness(h: Harness, opts: HarnessOptions): Promise<void> {
   };
 }
 
-/** Polls `probe` until it returns a value (not undefined), or fails after `timeoutMs`. */
-export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Runs `call` and returns the error it throws (fails the test if it does not). */
 export type ServiceError = Error & { $metadata?: { httpStatusCode?: number }; [k: string]: unknown };
 

@@ -13,7 +13,8 @@ import {
   UpdateModelPackageCommand,
 } from '@aws-sdk/client-sagemaker';
 import { injectFault } from '../../../src/local/admin-client';
-import { rejectionOf, until, useHarness } from './fake-runtime';
+import { rejectionOf, useHarness } from './fake-runtime';
+import { until } from '../support';
 
 const h = useHarness({ limits: { maxEndpoints: 2, maxTrainingJobs: 1 }, resetEach: true });
 

@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { processStartTicks } from '../../../src/local/containers';
 import { containerLedger, startLocalSageMaker } from '../../../src/local/server';
-import { until, useHarness } from './fake-runtime';
+import { useHarness } from './fake-runtime';
+import { until } from '../support';
 
 // Slow enough that the recovery's deploy cannot finish before the test looks at the status, on a busy machine too.
 const h = useHarness({ deployDelayMs: 400 });

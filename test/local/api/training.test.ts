@@ -6,7 +6,8 @@ import {
   type CreateTrainingJobCommandInput,
 } from '@aws-sdk/client-sagemaker';
 import { injectFault } from '../../../src/local/admin-client';
-import { rejectionOf, until, useHarness } from './fake-runtime';
+import { rejectionOf, useHarness } from './fake-runtime';
+import { until } from '../support';
 
 const h = useHarness({ resetEach: true });
 

@@ -6,7 +6,8 @@ import {
   DescribeTransformJobCommand,
   type CreateTransformJobCommandInput,
 } from '@aws-sdk/client-sagemaker';
-import { rejectionOf, until, useHarness } from './fake-runtime';
+import { rejectionOf, useHarness } from './fake-runtime';
+import { until } from '../support';
 
 const h = useHarness();
 beforeAll(async () => {

@@ -25,7 +25,8 @@ import {
   type SageMakerClient,
 } from '@aws-sdk/client-sagemaker';
 import { injectFault } from '../../../src/local/admin-client';
-import { until, useHarness } from './fake-runtime';
+import { useHarness } from './fake-runtime';
+import { until } from '../support';
 
 const h = useHarness({ resetEach: true });
 

@@ -15,7 +15,8 @@ import {
 } from '@aws-sdk/client-sagemaker';
 import { InvokeEndpointCommand } from '@aws-sdk/client-sagemaker-runtime';
 import { liveContainerPids } from '../../../src/local/containers';
-import { endpointStatus, exampleImage, generateData, isAlive, makeTempDir, removeDir, ROLE, startPlane, trainingJob, trainToEnd, until, type Plane } from './helpers';
+import { endpointStatus, exampleImage, generateData, ROLE, startPlane, trainingJob, trainToEnd, until, type Plane } from './helpers';
+import { isProcessAlive, makeTempDir, removeDir } from '../support';
 
 interface Scored {
   prediction: number;
@@ -186,7 +187,7 @@ test('after a restart of the control plane the endpoint serves again, and after 
   expect(before.length).toBeGreaterThanOrEqual(1);
   await plane.close();
   expect(liveContainerPids()).toEqual([]);
-  for (const pid of before) expect(isAlive(pid)).toBe(false);
+  for (const pid of before) expect(isProcessAlive(pid)).toBe(false);
 
   plane = await startPlane(options());
   const seen: string[] = [];
@@ -200,7 +201,7 @@ test('after a restart of the control plane the endpoint serves again, and after 
 
   await plane.close();
   expect(liveContainerPids()).toEqual([]);
-  for (const pid of after) expect(isAlive(pid)).toBe(false);
+  for (const pid of after) expect(isProcessAlive(pid)).toBe(false);
 
   // And once more, to delete it for good: DeleteEndpoint stops its process.
   plane = await startPlane(options());
@@ -214,5 +215,5 @@ test('after a restart of the control plane the endpoint serves again, and after 
     ),
   );
   expect(liveContainerPids()).toEqual([]);
-  for (const pid of serving) expect(isAlive(pid)).toBe(false);
+  for (const pid of serving) expect(isProcessAlive(pid)).toBe(false);
 });

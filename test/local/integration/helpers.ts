@@ -2,8 +2,6 @@
 // a local image snapshotted from the example's folder, data from its
 // generator, and clients that talk to the server only through the AWS SDK.
 import { execFile } from 'node:child_process';
-import { promises as fsp, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -19,6 +17,7 @@ import {
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { snapshotContext } from '../../../src/local/image-store';
 import { startLocalSageMaker, type LocalSageMaker, type LocalSageMakerOptions } from '../../../src/local/server';
+import { until as waitUntil } from '../support';
 
 export const EXAMPLE_DIR = path.resolve(__dirname, '../../../examples/claims-severity');
 export const ROLE = 'arn:aws:iam::000000000000:role/champ-local';
@@ -33,10 +32,6 @@ export const METRIC_DEFINITIONS = [
 
 const run = promisify(execFile);
 const credentials = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' };
-
-export async function makeTempDir(prefix: string): Promise<string> {
-  return fsp.mkdtemp(path.join(process.env.CHAMP_TEST_RUN_DIR ?? tmpdir(), `${prefix}-`));
-}
 
 /** `generate.py --rows <rows> --seed <seed> --out <dir>`: train/train.csv, validation/validation.csv, truth.json. */
 export async function generateData(out: string, rows = 5000, seed = 3): Promise<{ train: string; validation: string }> {
@@ -103,21 +98,9 @@ export function trainingJob(
   };
 }
 
-/** Polls `probe` every 25 ms until it returns a value, or fails naming what it waited for. */
-export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** Real containers take seconds to start and stop, not milliseconds: a longer default wait. */
+export const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> =>
+  waitUntil(what, probe, timeoutMs);
 
 /** Trains and waits for a terminal status, recording every TrainingJobStatus seen on the way. */
 export async function trainToEnd(
@@ -159,23 +142,4 @@ export async function endpointStatus(
     },
     timeoutMs,
   );
-}
-
-/** Alive and not a zombie. */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true;
-  }
-}
-
-export async function removeDir(dir: string): Promise<void> {
-  await fsp.rm(dir, { recursive: true, force: true });
 }

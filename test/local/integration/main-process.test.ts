@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, ListEndpointsCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { snapshotContext } from '../../../src/local/image-store';
 import { writeContext } from '../runtime/fixtures';
-import { endpointStatus, isAlive, makeTempDir, removeDir, ROLE } from './helpers';
+import { endpointStatus, ROLE } from './helpers';
+import { isProcessAlive, makeTempDir, removeDir } from '../support';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
@@ -105,7 +106,7 @@ test('the local-sagemaker command prints its URL, answers, and on SIGTERM exits 
     const exit = await exited;
     expect(exit).toEqual({ code: 0, signal: null });
     await new Promise((r) => setTimeout(r, 200));
-    expect(tree.filter(isAlive)).toEqual([]);
+    expect(tree.filter(isProcessAlive)).toEqual([]);
   } finally {
     // Whatever happened above, nothing of this test may outlive it; a pid is killed only while it is
     // still the process seen here (same command line), never a stranger that reused the number.

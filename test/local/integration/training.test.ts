@@ -14,7 +14,8 @@ import { liveContainerPids } from '../../../src/local/containers';
 import { snapshotContext } from '../../../src/local/image-store';
 import { trainingJobDir } from '../../../src/local/server';
 import { writeContext } from '../runtime/fixtures';
-import { exampleImage, generateData, isAlive, makeTempDir, removeDir, startPlane, trainingJob, trainToEnd, until, type Plane } from './helpers';
+import { exampleImage, generateData, startPlane, trainingJob, trainToEnd, until, type Plane } from './helpers';
+import { isProcessAlive, makeTempDir, removeDir } from '../support';
 
 let dir: string;
 let plane: Plane;
@@ -96,7 +97,7 @@ test('StopTrainingJob on a running job kills its process and ends Stopped', asyn
   expect(seen[0]).toBe('Stopping');
   expect(d.FailureReason).toBeUndefined();
   expect(d.SecondaryStatusTransitions?.map((t) => t.Status).slice(-2)).toEqual(['Stopping', 'Stopped']);
-  expect(isAlive(pid)).toBe(false);
+  expect(isProcessAlive(pid)).toBe(false);
 });
 
 test('bad requests get SageMaker\'s error types and messages', async () => {

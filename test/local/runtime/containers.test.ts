@@ -13,7 +13,7 @@ import {
   type RunningContainer,
 } from '../../../src/local/containers';
 import { snapshotContext } from '../../../src/local/image-store';
-import { isProcessAlive, makeTempDir, removeDir } from './fixtures';
+import { isProcessAlive, makeTempDir, removeDir } from '../support';
 
 /** train: prints its SM_* view and /opt/ml's content, starts a grandchild, then waits. */
 const TRAIN_SH = `#!/bin/sh

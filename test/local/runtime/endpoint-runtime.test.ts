@@ -3,7 +3,8 @@ import { ContainerLauncher, liveContainerPids, namespaceIsolationAvailable, type
 import { EndpointRuntimeError, LocalEndpointRuntime } from '../../../src/local/endpoint-runtime';
 import { snapshotContext } from '../../../src/local/image-store';
 import type { VariantSpec } from '../../../src/local/runtime';
-import { isProcessAlive, makeTempDir, removeDir, writeContext, writeModelArchive } from './fixtures';
+import { writeContext, writeModelArchive } from './fixtures';
+import { isProcessAlive, makeTempDir, removeDir } from '../support';
 
 let root: string;
 let store: string;

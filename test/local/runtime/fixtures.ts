@@ -1,6 +1,5 @@
 // Tiny bring-your-own-container build contexts for the runtime's tests.
-import { promises as fsp, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as tar from 'tar';
 
@@ -94,10 +93,6 @@ ThreadingHTTPServer.daemon_threads = True
 ThreadingHTTPServer((host, port), H).serve_forever()
 `;
 
-export async function makeTempDir(prefix: string): Promise<string> {
-  return fsp.mkdtemp(path.join(tmpdir(), `champ-${prefix}-`));
-}
-
 /** A build context with program/train and program/serve. */
 export async function writeContext(dir: string, extra: Record<string, string> = {}): Promise<string> {
   await fsp.mkdir(path.join(dir, 'program'), { recursive: true });
@@ -118,19 +113,4 @@ export async function writeModelArchive(dir: string, content: string): Promise<s
   const file = path.join(dir, `model-${content.replace(/[^a-z0-9]/gi, '')}.tar.gz`);
   await tar.c({ gzip: true, file, cwd: src }, ['model.txt']);
   return `file://${file}`;
-}
-
-/** Alive and not a zombie (an orphan reparented to a PID 1 that never reaps would look alive to kill(pid, 0)). */
-export function isProcessAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-/** Removes a folder that may hold read-only snapshots. */
-export async function removeDir(dir: string): Promise<void> {
-  await fsp.rm(dir, { recursive: true, force: true });
 }

@@ -8,7 +8,8 @@ import {
   resolveLocalImage,
   snapshotContext,
 } from '../../../src/local/image-store';
-import { makeTempDir, removeDir, writeContext } from './fixtures';
+import { writeContext } from './fixtures';
+import { makeTempDir, removeDir } from '../support';
 
 let root: string;
 let store: string;

@@ -5,7 +5,8 @@ import { ContainerLauncher, dockerAvailable, liveContainerPids, namespaceIsolati
 import { snapshotContext } from '../../../src/local/image-store';
 import type { TrainingProgress, TrainingRunRequest } from '../../../src/local/runtime';
 import { LocalTrainingRunner } from '../../../src/local/training-runner';
-import { isProcessAlive, makeTempDir, removeDir, writeContext } from './fixtures';
+import { writeContext } from './fixtures';
+import { isProcessAlive, makeTempDir, removeDir } from '../support';
 
 let root: string;
 let store: string;
