@@ -1,6 +1,6 @@
 // Small helpers the benchmarks share: flags, free ports, percentiles, and a
 // cleanup list that also runs on Ctrl-C so no process or temp folder is left.
-import { createServer } from 'node:net';
+export { freePort } from '../src/net';
 
 // Node 20 is supported; the SDK's notice about its future versions is noise in a benchmark's output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -19,17 +19,6 @@ export function numberFlag(bench: string, name: string, raw: string | undefined,
   return n;
 }
 
-/** A port that was free a moment ago on 127.0.0.1 (for servers that cannot take port 0 themselves). */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => res(port));
-    });
-  });
-}
 
 /** Nearest-rank percentile of an ascending array; NaN when empty. */
 export function percentile(sorted: number[], p: number): number {

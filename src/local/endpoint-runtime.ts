@@ -4,12 +4,12 @@
 // their in-flight requests and stop. A failed deploy leaves the old routing alone.
 import { promises as fsp } from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tar from 'tar';
 import { ContainerLauncher, type RunningContainer } from './containers';
 import type { EndpointRuntime, InvokeRequest, InvokeResponse, VariantSpec } from './runtime';
 import { fileUriToPath } from './training-runner';
+import { freePort } from '../net';
 
 const HEALTH_POLL_MS = 100;
 const FAILURE_LOG_LINES = 10;
@@ -414,17 +414,6 @@ async function unpackModel(spec: VariantSpec, modelDir: string): Promise<void> {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function ping(port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {

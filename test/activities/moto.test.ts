@@ -2,11 +2,12 @@
 // shapes our activities send. Skips when moto's server is not installed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createActivities } from '../../src/activities';
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../../src/aws/clients';
 import { activityRunner } from './helpers';
+import { freePort } from '../../src/net';
 
 // The Python that has moto: CHAMP_PYTHON, the project's tools virtualenv
 // (scripts/temporal-bin.mjs installs moto there unless moto_server is on PATH),
@@ -21,17 +22,6 @@ if (!motoAvailable) {
   console.warn(`moto cross-check skipped: "${PYTHON} -c 'import moto.server'" failed. Install it with: npm run temporal:install (or pip install 'moto[server]')`);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
