@@ -1,5 +1,6 @@
 // Names shared by the worker, the client and the workflows. Pure: safe to
 // import from workflow code.
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 export const DEFAULT_NAMESPACE = 'default';
 export const DEFAULT_TASK_QUEUE = 'champ-pipelines';
@@ -10,6 +11,13 @@ export const SEARCH_ATTRIBUTES = {
   pipeline: 'ChampPipeline', // Keyword: the spec's name
   stage: 'ChampStage', // Keyword: the live stage
   outcome: 'ChampOutcome', // Keyword: the final outcome
+} as const;
+
+/** The typed keys for {@link SEARCH_ATTRIBUTES}: the one definition workflows, client and tests use. */
+export const SEARCH_ATTRIBUTE_KEYS = {
+  pipeline: defineSearchAttributeKey(SEARCH_ATTRIBUTES.pipeline, SearchAttributeType.KEYWORD),
+  stage: defineSearchAttributeKey(SEARCH_ATTRIBUTES.stage, SearchAttributeType.KEYWORD),
+  outcome: defineSearchAttributeKey(SEARCH_ATTRIBUTES.outcome, SearchAttributeType.KEYWORD),
 } as const;
 
 /** ApplicationFailure types raised by activities and workflows. */
