@@ -20,7 +20,7 @@ import {
 import { InvokeEndpointCommand } from '@aws-sdk/client-sagemaker-runtime';
 import { awsCall, awsCallOr, categorize, classifyAwsError, errorFacts, hasErrorCode, isAlreadyExistsError, isNotFoundError, notReady, terminal } from '../aws/errors';
 import { isOwnedName, ownedPrefix } from '../aws/naming';
-import { classifyEndpoint } from '../aws/status';
+import { classifyEndpoint, endpointProblems } from '../aws/status';
 import { ErrorTypes } from '../shared';
 import type { SmokeTestSpec, UpdateStrategySpec } from '../spec/schema';
 import { durationSeconds } from '../spec/duration';
@@ -297,17 +297,9 @@ export function createEndpointActivities(deps: ActivityDeps) {
   async function verifyEndpoint(input: VerifyEndpointInput): Promise<VerifyResult> {
     const env = activityEnv(deps.log);
     const d = await findEndpoint(input.endpointName);
+    const problems = d ? endpointProblems(endpointState(d, input.endpointName), input.expectedConfigName) : [`endpoint ${input.endpointName} does not exist`];
     let result: VerifyResult;
-    if (!d) result = { ok: false, reason: `endpoint ${input.endpointName} does not exist` };
-    else if (d.EndpointStatus !== 'InService') result = { ok: false, reason: `endpoint ${input.endpointName} is ${d.EndpointStatus ?? 'Unknown'}, not InService` };
-    else if (d.EndpointConfigName !== input.expectedConfigName) {
-      result = {
-        ok: false,
-        reason: `endpoint ${input.endpointName} runs config ${d.EndpointConfigName ?? '(none)'}, not ${input.expectedConfigName}${
-          d.FailureReason ? `: the update failed: ${d.FailureReason}` : ''
-        }`,
-      };
-    } else if (d.FailureReason) result = { ok: false, reason: `endpoint ${input.endpointName} reports a failure: ${d.FailureReason}` };
+    if (problems.length) result = { ok: false, reason: problems.join('; ') };
     else if (!input.smokeTest) result = { ok: true };
     else result = await invokeSmokeTest(input.endpointName, input.smokeTest);
     env.log.info(result.ok ? 'endpoint verified' : 'endpoint verification failed', { endpointName: input.endpointName, reason: result.reason });

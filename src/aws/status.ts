@@ -82,3 +82,32 @@ export function classifyTransformJob(d: TransformDescribe): Classification {
       return { state: 'in-progress', status };
   }
 }
+
+/** What the workflow and the verifyEndpoint activity both know of an endpoint (the activities' EndpointState). */
+export interface EndpointFacts {
+  endpointName: string;
+  status: string;
+  configName?: string;
+  failureReason?: string;
+}
+
+/**
+ * Every reason the endpoint is not healthily serving the expected config, the
+ * most telling first; empty when it is. A failed update leaves the endpoint
+ * InService on the old config with a FailureReason: the failure says why, the
+ * config says what serves instead.
+ */
+export function endpointProblems(state: EndpointFacts, expectedConfigName: string): string[] {
+  const name = `endpoint ${state.endpointName}`;
+  if (state.status !== 'InService') return [`${name} is ${state.status}, not InService${state.failureReason ? `: ${state.failureReason}` : ''}`];
+  const problems: string[] = [];
+  const onExpected = state.configName === expectedConfigName;
+  if (state.failureReason) problems.push(`${name} ${onExpected ? 'reports a failure' : 'reports a failed update'}: ${state.failureReason}`);
+  if (!onExpected) problems.push(`${name} runs config ${state.configName ?? '(none)'}, not ${expectedConfigName}`);
+  return problems;
+}
+
+/** Why the endpoint is not healthily serving the expected config, or undefined when it is. */
+export function judgeEndpoint(state: EndpointFacts, expectedConfigName: string): string | undefined {
+  return endpointProblems(state, expectedConfigName)[0];
+}

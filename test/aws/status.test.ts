@@ -1,4 +1,4 @@
-import { classifyEndpoint, classifyTrainingJob, classifyTransformJob } from '../../src/aws/status';
+import { classifyEndpoint, classifyTrainingJob, classifyTransformJob, endpointProblems, judgeEndpoint } from '../../src/aws/status';
 
 describe('classifyTrainingJob', () => {
   it('treats Completed as done', () => {
@@ -50,5 +50,29 @@ describe('classifyTransformJob', () => {
     expect(classifyTransformJob({ TransformJobStatus: 'Failed', FailureReason: 'x' })).toEqual({ state: 'failed', status: 'Failed', reason: 'x' });
     expect(classifyTransformJob({ TransformJobStatus: 'Stopped' }).state).toBe('failed');
     expect(classifyTransformJob({ TransformJobStatus: 'InProgress' }).state).toBe('in-progress');
+  });
+});
+
+describe('judgeEndpoint', () => {
+  const base = { endpointName: 'claims', status: 'InService', configName: 'new' };
+  it('passes an endpoint InService on the expected config', () => {
+    expect(judgeEndpoint(base, 'new')).toBeUndefined();
+    expect(endpointProblems(base, 'new')).toEqual([]);
+  });
+  it('names a status other than InService first, with its reason', () => {
+    expect(judgeEndpoint({ ...base, status: 'Failed', failureReason: 'boom' }, 'new')).toBe('endpoint claims is Failed, not InService: boom');
+    expect(judgeEndpoint({ ...base, status: 'Updating', configName: 'old' }, 'new')).toBe('endpoint claims is Updating, not InService');
+  });
+  it('calls a FailureReason on another config a failed update, and also says what serves', () => {
+    const state = { ...base, configName: 'old', failureReason: 'new variant failed ping' };
+    expect(judgeEndpoint(state, 'new')).toBe('endpoint claims reports a failed update: new variant failed ping');
+    expect(endpointProblems(state, 'new')).toEqual(['endpoint claims reports a failed update: new variant failed ping', 'endpoint claims runs config old, not new']);
+  });
+  it('names the config an endpoint runs instead of the expected one', () => {
+    expect(judgeEndpoint({ ...base, configName: 'old' }, 'new')).toBe('endpoint claims runs config old, not new');
+    expect(judgeEndpoint({ endpointName: 'claims', status: 'InService' }, 'new')).toBe('endpoint claims runs config (none), not new');
+  });
+  it('calls a FailureReason on the expected config a failure', () => {
+    expect(judgeEndpoint({ ...base, failureReason: 'scaling failed' }, 'new')).toBe('endpoint claims reports a failure: scaling failed');
   });
 });
