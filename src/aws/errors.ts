@@ -2,6 +2,7 @@
 // error becomes an ApplicationFailure whose type and retryability the
 // workflow's retry policies act on, with a message a person can act on.
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
+import { isThrottlingError, isTransientError } from '@smithy/service-error-classification';
 import { ErrorTypes, type ErrorType } from '../shared';
 
 export interface AwsErrorContext {
@@ -21,49 +22,17 @@ export interface AwsErrorFacts {
   requestId?: string;
   fault?: 'client' | 'server';
   sdkRetryable: boolean;
+  /** Throttling as the SDK's retry strategy judges it (codes, HTTP 429, the throttling trait). */
+  throttling: boolean;
+  /** A timeout, network error or 5xx the SDK's retry strategy would retry. */
+  transient: boolean;
 }
 
-const THROTTLING = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'ThrottledException',
-  'TooManyRequestsException',
-  'TooManyRequests',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'SlowDown',
-  'ProvisionedThroughputExceededException',
-  'BandwidthLimitExceeded',
-  'EC2ThrottledException',
-  'PriorRequestNotComplete',
-  'TransactionInProgressException',
-]);
-
-const TRANSIENT = new Set([
-  'InternalFailure',
-  'InternalServerError',
-  'InternalServerException',
-  'InternalError',
-  'ServiceUnavailable',
-  'ServiceUnavailableException',
-  'ServerException',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'TimeoutError',
-  'ModelNotReadyException',
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'NetworkingError',
-]);
+/**
+ * Transient failures the SDK's own classification does not name: SageMaker
+ * Runtime's model still loading, and socket errors from undici or older clients.
+ */
+const TRANSIENT_BEYOND_SDK = new Set(['ModelNotReadyException', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'NetworkingError']);
 
 const VALIDATION = new Set([
   'ValidationException',
@@ -112,6 +81,8 @@ function prop(obj: unknown, key: string): unknown {
   return obj !== null && typeof obj === 'object' ? (obj as Record<string, unknown>)[key] : undefined;
 }
 
+type SdkErrorView = Parameters<typeof isTransientError>[0] & { code?: string };
+
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v ? v : undefined;
 }
@@ -133,13 +104,26 @@ export function errorFacts(err: unknown): AwsErrorFacts {
     sysCode ??
     'Error';
   const message = str(prop(err, 'message')) ?? str(prop(err, 'Message')) ?? (typeof err === 'string' ? err : String(err));
+  const sdkRetryable = retryable !== undefined && retryable !== null && retryable !== false;
+  const cause = prop(err, 'cause');
+  // The SDK's predicates read `name`: give them the code found, wherever it was.
+  const sdkView: SdkErrorView = {
+    name: code,
+    message,
+    ...(sysCode ? { code: sysCode } : {}),
+    $metadata: { ...(typeof httpStatus === 'number' ? { httpStatusCode: httpStatus } : {}), ...(prop(meta, 'clockSkewCorrected') === true ? { clockSkewCorrected: true } : {}) },
+    ...(sdkRetryable ? { $retryable: { throttling: prop(retryable, 'throttling') === true } } : {}),
+    ...(cause instanceof Error ? { cause } : {}),
+  };
   return {
     code,
     message,
     ...(typeof httpStatus === 'number' ? { httpStatus } : {}),
     ...(str(prop(meta, 'requestId')) ? { requestId: str(prop(meta, 'requestId')) } : {}),
     ...(fault === 'client' || fault === 'server' ? { fault } : {}),
-    sdkRetryable: retryable !== undefined && retryable !== null && retryable !== false,
+    sdkRetryable,
+    throttling: isThrottlingError(sdkView),
+    transient: isTransientError(sdkView) || TRANSIENT_BEYOND_SDK.has(code),
   };
 }
 
@@ -169,14 +153,15 @@ export function isAlreadyExistsError(err: unknown): boolean {
 type Category = 'retryable' | 'validation' | 'quota' | 'access' | 'not-found';
 
 export function categorize(f: AwsErrorFacts): Category {
-  if (THROTTLING.has(f.code) || f.httpStatus === 429) return 'retryable';
+  // Before throttling: the SDK counts LimitExceededException as throttling, where ECR and SageMaker mean a quota.
+  if (QUOTA.has(f.code)) return 'quota';
+  if (f.throttling) return 'retryable';
   if (ACCESS.has(f.code)) return 'access';
   if (NOT_FOUND.has(f.code)) return 'not-found';
-  if (QUOTA.has(f.code)) return 'quota';
   if (VALIDATION.has(f.code)) {
     return /could not find|does not exist/i.test(f.message) ? 'not-found' : 'validation';
   }
-  if (TRANSIENT.has(f.code)) return 'retryable';
+  if (f.transient) return 'retryable';
   if (f.httpStatus !== undefined && f.httpStatus >= 500) return 'retryable';
   if (f.fault === 'server' || f.sdkRetryable) return 'retryable';
   if (f.httpStatus === 401 || f.httpStatus === 403) return 'access';
