@@ -14,10 +14,10 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { startStack } from '../src/dev/stack';
 import { createLogger } from '../src/logging';
-import { DEFAULT_TASK_QUEUE, PIPELINE_WORKFLOW, SEARCH_ATTRIBUTES } from '../src/shared';
+import { DEFAULT_TASK_QUEUE, SEARCH_ATTRIBUTE_KEYS } from '../src/shared';
 import { CLAIMS_EXAMPLE, claimsExampleSpec } from '../src/dev/example-spec';
 import type { PipelineSpec } from '../src/spec/schema';
-import type { PipelineInput, PipelineResult, PipelineStage } from '../src/workflows';
+import { trainingPipeline, type PipelineInput, type PipelineResult, type PipelineStage } from '../src/workflows';
 import { Cleanup, fail, freePort, median, numberFlag, seconds } from './lib';
 
 const BENCH = 'bench/pipeline';
@@ -132,11 +132,11 @@ async function main(): Promise<void> {
       };
       const workflowId = `bench-pipeline-${i + 1}-${Date.now().toString(36)}`;
       const started = performance.now();
-      const handle = await client.workflow.start(PIPELINE_WORKFLOW, {
+      const handle = await client.workflow.start(trainingPipeline, {
         taskQueue,
         workflowId,
         args: [input],
-        searchAttributes: { [SEARCH_ATTRIBUTES.pipeline]: [spec.name] },
+        typedSearchAttributes: [{ key: SEARCH_ATTRIBUTE_KEYS.pipeline, value: spec.name }],
       });
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<never>((_, rej) => {
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
       });
       let result: PipelineResult;
       try {
-        result = (await Promise.race([handle.result(), deadline])) as PipelineResult;
+        result = await Promise.race([handle.result(), deadline]);
       } catch (err) {
         await handle.terminate('bench/pipeline gave up on this run').catch(() => undefined);
         throw err;

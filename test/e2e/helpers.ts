@@ -4,7 +4,7 @@
 // example's own pipeline.yaml.
 import { ListModelPackagesCommand, DescribeModelPackageCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,9 +14,8 @@ import { createActivities, type PipelineActivities } from '../../src/activities'
 import { createAwsClients, destroyAwsClients, type AwsClients, type StaticCredentials } from '../../src/aws/clients';
 import { startLocalSageMaker, type LocalSageMaker } from '../../src/local/server';
 import { parseSpec, type PipelineSpec } from '../../src/spec';
-import { PIPELINE_WORKFLOW } from '../../src/shared';
-import type { PipelineInput, PipelineResult, PipelineStatus } from '../../src/workflows';
-import { statusQuery } from '../../src/workflows/messages';
+import type { PipelineHandle } from '../../src/cli/progress';
+import { statusQuery, trainingPipeline, type PipelineInput, type PipelineResult, type PipelineStatus } from '../../src/workflows';
 
 export const EXAMPLE_DIR = resolve(__dirname, '../../examples/claims-severity');
 export const DATA_ROWS = 3000;
@@ -148,19 +147,18 @@ export function pipelineInput(spec: PipelineSpec, extra: Partial<PipelineInput> 
   return { spec, trigger: 'manual', requestedBy: 'e2e', poll: FAST_POLL, ...extra };
 }
 
-export async function startPipeline(client: Client, taskQueue: string, input: PipelineInput, workflowId = `e2e-${uniqueSuffix()}-${Date.now()}`): Promise<WorkflowHandle> {
-  return client.workflow.start(PIPELINE_WORKFLOW, { taskQueue, workflowId, args: [input] });
+export async function startPipeline(client: Client, taskQueue: string, input: PipelineInput, workflowId = `e2e-${uniqueSuffix()}-${Date.now()}`): Promise<PipelineHandle> {
+  return client.workflow.start(trainingPipeline, { taskQueue, workflowId, args: [input] });
 }
 
-export async function runPipeline(client: Client, taskQueue: string, input: PipelineInput): Promise<{ result: PipelineResult; handle: WorkflowHandle }> {
+export async function runPipeline(client: Client, taskQueue: string, input: PipelineInput): Promise<{ result: PipelineResult; handle: PipelineHandle }> {
   const handle = await startPipeline(client, taskQueue, input);
-  const result = (await handle.result()) as PipelineResult;
-  return { result, handle };
+  return { result: await handle.result(), handle };
 }
 
 /** Polls the status query until `predicate` holds; fails with the last status seen. */
 export async function waitForStatus(
-  handle: WorkflowHandle,
+  handle: PipelineHandle,
   predicate: (s: PipelineStatus) => boolean,
   timeoutMs = 60_000,
 ): Promise<PipelineStatus> {

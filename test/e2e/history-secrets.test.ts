@@ -2,7 +2,6 @@
 // worker's credentials or a token, not even in the failures of retried calls.
 import { withWorker } from '../harness/temporal';
 import { injectFault, reset } from '../../src/local/admin-client';
-import type { PipelineResult } from '../../src/workflows';
 import { pipelineInput, startE2e, startPipeline, type E2eEnv } from './helpers';
 import type { History } from './history';
 import type { StaticCredentials } from '../../src/aws/clients';
@@ -78,7 +77,7 @@ it('holds none of the worker credentials or any token in the history of a deploy
     const spec = env.makeSpec();
     await withWorker({ activities: env.activities }, async ({ client, taskQueue }) => {
       const handle = await startPipeline(client, taskQueue, pipelineInput(spec));
-      const result = (await handle.result()) as PipelineResult;
+      const result = await handle.result();
       expect(result.outcome).toBe('deployed');
 
       const text = readableText(await handle.fetchHistory());

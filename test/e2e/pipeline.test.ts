@@ -4,7 +4,7 @@
 import { DescribeEndpointCommand, DescribeEndpointConfigCommand, DescribeModelCommand, DescribeTrainingJobCommand } from '@aws-sdk/client-sagemaker';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { PipelineHandle } from '../../src/cli/progress';
 import { withWorker } from '../harness/temporal';
 import { activityCompletions } from './history';
 import { rejectUpdate, statusQuery, type PipelineResult, type PipelineStatus } from '../../src/workflows';
@@ -54,7 +54,7 @@ describe('trainingPipeline against the local control plane', () => {
       // Requests keep flowing through the whole second run: the update must not drop one.
       const traffic = keepInvoking(env.runtimeClient, endpointName);
       const second = await startPipeline(client, taskQueue, pipelineInput(spec));
-      const secondResult = (await second.result()) as PipelineResult;
+      const secondResult = await second.result();
       const tally = await traffic.stop();
       expect(tally.errors).toEqual([]);
       expect(tally.ok).toBeGreaterThan(10);
@@ -109,7 +109,7 @@ describe('trainingPipeline against the local control plane', () => {
       expect(version).toBe(1);
       const decision = await handle.executeUpdate(rejectUpdate, { args: [{ modelVersion: version, reviewer: 'alice', reason: 'gini too low for production' }] });
       expect(decision).toMatchObject({ decision: 'rejected', reviewer: 'alice', via: 'update' });
-      const result = (await handle.result()) as PipelineResult;
+      const result = await handle.result();
       expect(result).toMatchObject({ outcome: 'rejected-by-reviewer', reason: 'gini too low for production', modelVersion: 1 });
       expect(result.approval).toMatchObject({ decision: 'rejected', reviewer: 'alice' });
       expect(await endpointMissing(spec.deployment.endpointName)).toBe(true);
@@ -213,6 +213,6 @@ async function modelMissing(name: string): Promise<boolean> {
   }
 }
 
-async function activityResults(handle: WorkflowHandle, activityType: string): Promise<unknown[]> {
+async function activityResults(handle: PipelineHandle, activityType: string): Promise<unknown[]> {
   return activityCompletions(await handle.fetchHistory(), activityType);
 }

@@ -4,7 +4,6 @@
 import { DescribeEndpointCommand, ListTrainingJobsCommand } from '@aws-sdk/client-sagemaker';
 import { testClient, uniqueTaskQueue } from '../harness/temporal';
 import { injectFault, reset } from '../../src/local/admin-client';
-import type { PipelineResult } from '../../src/workflows';
 import { eventually, invokeExample, pipelineInput, startE2e, startPipeline, waitForStatus, type E2eEnv } from './helpers';
 import { activityCompletions, scheduledActivities } from './history';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';
@@ -35,7 +34,7 @@ it('a worker killed with SIGKILL during training is replaced and the pipeline en
   const { client, close } = await testClient();
   try {
     const first = await spawnWorker();
-    const firstRun = (await (await startPipeline(client, taskQueue, pipelineInput(spec))).result()) as PipelineResult;
+    const firstRun = await (await startPipeline(client, taskQueue, pipelineInput(spec))).result();
     expect(firstRun.outcome).toBe('deployed');
     const firstConfig = firstRun.endpointConfigName!;
 
@@ -57,7 +56,7 @@ it('a worker killed with SIGKILL during training is replaced and the pipeline en
     expect((await env.sagemakerClient.send(new ListTrainingJobsCommand({ NameContains: jobName }))).TrainingJobSummaries?.[0]?.TrainingJobStatus).toBe('InProgress');
     await spawnWorker();
 
-    const result = (await handle.result()) as PipelineResult;
+    const result = await handle.result();
     expect(result).toMatchObject({ outcome: 'deployed', trainingJobName: jobName, endpointName });
 
     const jobs = await env.sagemakerClient.send(new ListTrainingJobsCommand({ NameContains: jobName }));
