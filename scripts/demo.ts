@@ -13,10 +13,11 @@ import { parseArgs } from 'node:util';
 import { startStack, type Stack } from '../src/dev/stack';
 import { loadConfig, type Config } from '../src/config';
 import { createLogger } from '../src/logging';
-import { PIPELINE_WORKFLOW, SEARCH_ATTRIBUTES } from '../src/shared';
+import { SEARCH_ATTRIBUTE_KEYS } from '../src/shared';
 import { CLAIMS_EXAMPLE, claimsExampleSpec } from '../src/dev/example-spec';
-import { formatMetrics, newStages, stageDetail } from '../src/cli/progress';
-import { approveUpdate, statusQuery, type PipelineInput, type PipelineResult, type PipelineStage, type PipelineStatus } from '../src/workflows';
+import type { CliIO } from '../src/cli/common';
+import { follow, formatMetrics, stageDetail } from '../src/cli/progress';
+import { approveUpdate, trainingPipeline, type PipelineInput, type PipelineResult } from '../src/workflows';
 import { LOCAL_DUMMY_CREDENTIALS } from '../src/aws/clients';
 
 // Node 20 is supported; the SDK's notice about its future versions is noise here.
@@ -159,56 +160,45 @@ async function main(): Promise<void> {
   const client = new Client({ connection });
   const workflowId = `${spec.name}-demo-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}`;
   const input: PipelineInput = { spec, trigger: 'manual', requestedBy: 'demo', poll: { initialSeconds: 0.5, maxSeconds: 2 } };
-  const handle = await client.workflow.start(PIPELINE_WORKFLOW, {
+  const handle = await client.workflow.start(trainingPipeline, {
     taskQueue: config.CHAMP_TASK_QUEUE,
     workflowId,
     args: [input],
-    searchAttributes: { [SEARCH_ATTRIBUTES.pipeline]: [spec.name] },
+    typedSearchAttributes: [{ key: SEARCH_ATTRIBUTE_KEYS.pipeline, value: spec.name }],
   });
   const link = `${uiUrl}/namespaces/default/workflows/${workflowId}`;
   say(`${elapsed()}  started    ${workflowId}`);
 
-  const result = handle.result() as Promise<PipelineResult>;
-  let done = false;
-  void result.then(() => (done = true), () => (done = true));
-  const printed = new Set<string>();
   let approved = false;
   let stream: ReturnType<typeof requestStream> | undefined;
-  const describe = (stage: PipelineStage, s: PipelineStatus): string => {
-    if (stage === 'building') return s.resources.imageUri ?? spec.image.context ?? '';
-    if (stage === 'gating' && !s.gate) return formatMetrics(s.candidate.metrics);
-    // The demo gives the approval itself, and says so.
-    if (stage === 'awaiting-approval') return '';
-    return stageDetail(stage, s, workflowId);
-  };
-  const show = (s: PipelineStatus) => {
-    for (const stage of newStages(s.timings, s.stage, printed)) {
-      say(`${elapsed()}  ${stage.padEnd(18)} ${describe(stage, s)}`);
-      if (stage === 'deploying' && s.champion && !stream) {
-        stream = requestStream(runtime, spec.deployment.endpointName);
-        say(`${elapsed()}  ${''.padEnd(18)} calling the live endpoint continuously during the update`);
-      }
-    }
-  };
-  while (!done) {
-    const s: PipelineStatus | undefined = await handle.query(statusQuery).catch(() => undefined);
-    if (s) show(s);
-    if (s?.approval?.awaiting && !approved && s.approval.modelVersion !== undefined) {
-      approved = true;
-      say(`${elapsed()}  ${''.padEnd(18)} approving model version ${s.approval.modelVersion} through the "approve" update (reviewer: demo)`);
-      await handle.executeUpdate(approveUpdate, { args: [{ modelVersion: s.approval.modelVersion, reviewer: 'demo', comment: 'approved by npm run demo' }] });
-    }
-    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 250))]);
-  }
-
-  const last = await handle.query(statusQuery).catch(() => undefined);
-  if (last) show(last);
+  const io: CliIO = { out: say, err: (line) => console.error(line), env: process.env };
   let outcome: PipelineResult;
   try {
-    outcome = await result;
+    outcome = await follow(client, handle, io, {
+      time: elapsed,
+      pollMs: 250,
+      detail: (stage, s) => {
+        if (stage === 'building') return s.resources.imageUri ?? spec.image.context ?? '';
+        if (stage === 'gating' && !s.gate) return formatMetrics(s.candidate.metrics);
+        // The demo gives the approval itself, and says so.
+        if (stage === 'awaiting-approval') return '';
+        return stageDetail(stage, s, workflowId);
+      },
+      onStatus: async (s, entered) => {
+        if (entered.includes('deploying') && s.champion && !stream) {
+          stream = requestStream(runtime, spec.deployment.endpointName);
+          say(`${elapsed()}  ${''.padEnd(18)} calling the live endpoint continuously during the update`);
+        }
+        if (s.approval?.awaiting && !approved && s.approval.modelVersion !== undefined) {
+          approved = true;
+          say(`${elapsed()}  ${''.padEnd(18)} approving model version ${s.approval.modelVersion} through the "approve" update (reviewer: demo)`);
+          await handle.executeUpdate(approveUpdate, { args: [{ modelVersion: s.approval.modelVersion, reviewer: 'demo', comment: 'approved by npm run demo' }] });
+        }
+      },
+    });
   } catch (err) {
     await stream?.stop();
-    say(`${elapsed()}  failed     ${(err as Error).message}: ${String((err as { cause?: Error }).cause?.message ?? '')}`);
+    say(`${elapsed()}  failed     ${(err as Error).message}`);
     say(`See why in the Web UI: ${link}`);
     await connection.close();
     await stack?.stop();

@@ -8,8 +8,7 @@ import {
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
-import type { PipelineResult, PipelineStage, PipelineStatus } from '../workflows';
-import { statusQuery } from '../workflows/messages';
+import { statusQuery, type PipelineResult, type PipelineStage, type PipelineStatus, type trainingPipeline } from '../workflows';
 import { CliError, EXIT, firstLine, type CliIO } from './common';
 
 /**
@@ -90,26 +89,51 @@ export function newStages(timings: ReadonlyArray<{ stage: PipelineStage }>, curr
   return entered;
 }
 
+/** The CLI's time column: whole seconds since following began. */
 function clock(elapsedSeconds: number): string {
-  return `${elapsedSeconds.toFixed(0).padStart(4)}s`;
+  return `  ${elapsedSeconds.toFixed(0).padStart(4)}s`;
+}
+
+function stageLine(time: string, stage: PipelineStage, detail = ''): string {
+  return `${time}  ${stage.padEnd(18)} ${detail}`.trimEnd();
 }
 
 /** Progress lines for the stages entered since the last call. */
 export function progressLines(s: PipelineStatus, shown: Set<string>, workflowId: string, elapsedSeconds: number): string[] {
-  return newStages(s.timings, s.stage, shown).map((stage) =>
-    `  ${clock(elapsedSeconds)}  ${stage.padEnd(18)} ${stageDetail(stage, s, workflowId)}`.trimEnd(),
-  );
+  return newStages(s.timings, s.stage, shown).map((stage) => stageLine(clock(elapsedSeconds), stage, stageDetail(stage, s, workflowId)));
 }
 
-/** Prints each stage as the run enters it and returns its result; Ctrl-C stops following, not the run. */
-export async function follow(client: Client, handle: WorkflowHandle, io: CliIO): Promise<PipelineResult> {
+export type PipelineHandle = WorkflowHandle<typeof trainingPipeline>;
+
+export interface FollowOptions {
+  /** What is shown beside a stage as the run enters it (default: {@link stageDetail}). */
+  detail?: (stage: PipelineStage, s: PipelineStatus) => string;
+  /** The time column of each line (default: whole seconds since following began). */
+  time?: () => string;
+  /** Between two status queries (default 1 s). */
+  pollMs?: number;
+  /**
+   * Runs after the lines of each status seen, with the stages it entered; the
+   * next query waits for it. The demo approves and starts its traffic here.
+   */
+  onStatus?: (s: PipelineStatus, entered: PipelineStage[]) => Promise<void> | void;
+}
+
+/**
+ * Prints each stage as the run enters it and returns its result; Ctrl-C stops
+ * following, not the run. A run that ends without a result is a CliError with
+ * the deepest cause and exit code {@link EXIT.notDeployed}.
+ */
+export async function follow(client: Client, handle: PipelineHandle, io: CliIO, options: FollowOptions = {}): Promise<PipelineResult> {
   const started = Date.now();
-  const elapsed = () => (Date.now() - started) / 1000;
+  const time = options.time ?? (() => clock((Date.now() - started) / 1000));
+  const detail = options.detail ?? ((stage: PipelineStage, s: PipelineStatus) => stageDetail(stage, s, handle.workflowId));
+  const pollMs = options.pollMs ?? 1000;
   const shown = new Set<string>();
   // Aborted when we stop following: a call still pending then (a query or the
   // result's long poll) must not retry on the closed connection.
   const abort = new AbortController();
-  const result = client.withAbortSignal(abort.signal, () => handle.result()) as Promise<PipelineResult>;
+  const result = client.withAbortSignal(abort.signal, () => handle.result());
   let finished = false;
   let interrupted = false;
   // Settles when the run ends or the user presses Ctrl-C. A query to a run whose
@@ -125,22 +149,35 @@ export async function follow(client: Client, handle: WorkflowHandle, io: CliIO):
     interrupted = true;
     stop();
   });
+  // An onStatus that throws ends the following with its error.
+  let hookFailed: { err: unknown } | undefined;
+  const show = async (s: PipelineStatus) => {
+    if (interrupted) return;
+    const entered = newStages(s.timings, s.stage, shown);
+    for (const stage of entered) io.out(stageLine(time(), stage, detail(stage, s)));
+    await options.onStatus?.(s, entered);
+  };
   try {
-    while (!finished && !interrupted) {
-      const query = client.withAbortSignal(abort.signal, () => handle.query(statusQuery)).then(
-        (s) => {
-          if (!interrupted) for (const line of progressLines(s, shown, handle.workflowId, elapsed())) io.out(line);
-        },
-        () => undefined, // the workflow may have just closed; result() tells
-      );
+    while (!finished && !interrupted && !hookFailed) {
+      const query = client
+        .withAbortSignal(abort.signal, () => handle.query(statusQuery))
+        .then(
+          show,
+          () => undefined, // the workflow may have just closed; result() tells
+        )
+        .catch((err: unknown) => {
+          hookFailed = { err };
+          stop();
+        });
       await Promise.race([query, stopped]);
-      await Promise.race([stopped, new Promise<void>((r) => setTimeout(r, 1000).unref())]);
+      await Promise.race([stopped, new Promise<void>((r) => setTimeout(r, pollMs).unref())]);
     }
   } finally {
     removeInterrupt?.();
     // The result has settled unless interrupted; what is still pending is dropped.
     abort.abort();
   }
+  if (hookFailed) throw hookFailed.err;
   if (interrupted && !finished) {
     throw new CliError(
       `stopped following ${handle.workflowId}; the pipeline keeps running. Follow it with "champ status ${handle.workflowId}", stop it with "champ cancel ${handle.workflowId}"`,
@@ -150,7 +187,7 @@ export async function follow(client: Client, handle: WorkflowHandle, io: CliIO):
   try {
     const done = await result;
     // Stages that passed between the last poll and the end, from the result's timings.
-    for (const stage of newStages(done.timings ?? [], undefined, shown)) io.out(`  ${clock(elapsed())}  ${stage}`);
+    for (const stage of newStages(done.timings ?? [], undefined, shown)) io.out(stageLine(time(), stage));
     return done;
   } catch (err) {
     const { end, reason } = describeWorkflowFailure(err);
