@@ -5,9 +5,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { createActivities } from './activities';
+import { defaultImageStore } from './artifacts/image-store';
 import { createAwsClients } from './aws/clients';
 import { ConfigError, loadConfig, type Config } from './config';
-import { defaultImageStore } from './local/image-store';
 import { createLogger, temporalLogger } from './logging';
 
 /**
@@ -52,11 +52,6 @@ function connectionProblem(err: unknown): string {
   if (/dns error|failed to lookup|name or service not known/i.test(message)) return 'unknown host';
   if (/deadline|timed? ?out/i.test(message)) return 'no answer in time';
   return message.split('\n')[0]!;
-}
-
-/** The local image store shared by the worker's builds and the control plane: $CHAMP_IMAGE_STORE, else <home>/images. */
-export function imageStoreFor(home: string, imageStore: string | undefined = process.env.CHAMP_IMAGE_STORE): string {
-  return defaultImageStore({ CHAMP_IMAGE_STORE: imageStore, CHAMP_HOME: home });
 }
 
 let runtimeInstalled = false;
@@ -109,7 +104,7 @@ export async function startWorker(config: Config, log: Logger): Promise<StartedW
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.CHAMP_TASK_QUEUE,
-    activities: createActivities({ clients, imageStore: imageStoreFor(config.CHAMP_HOME, config.CHAMP_IMAGE_STORE) }),
+    activities: createActivities({ clients, imageStore: defaultImageStore(config) }),
     ...(await workflowSource(log)),
   });
   log.info(

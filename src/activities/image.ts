@@ -9,7 +9,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { awsCall, classifyAwsError, hasErrorCode, retryable, terminal } from '../aws/errors';
-import { contextDigest, defaultImageStore, snapshotContext, tagForDigest } from '../local/image-store';
+import { contextDigest } from '../artifacts/build-context';
+import { defaultImageStore, snapshotContext, tagForDigest } from '../artifacts/image-store';
 import { ErrorTypes } from '../shared';
 import { activityEnv, type ActivityEnv } from './context';
 import type { ActivityDeps } from './deps';
@@ -197,7 +198,7 @@ export function createImageActivities(deps: ActivityDeps) {
     const tag = tagForDigest(digest);
 
     if (deps.clients.local) {
-      const snap = await snapshotContext({ contextDir, repository, store: deps.imageStore ?? defaultImageStore() }).catch((err: Error) => {
+      const snap = await snapshotContext({ contextDir, repository, store: deps.imageStore ?? defaultImageStore(process.env) }).catch((err: Error) => {
         throw terminal(ErrorTypes.ImageBuildFailed, `snapshot of ${contextDir} into the local image store failed: ${err.message}`);
       });
       let built = snap.created;

@@ -2,9 +2,10 @@
 // local disk (local mode has no S3, as in SageMaker's own local mode).
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { localPathOf } from '../artifacts/file-uri';
+import { sha256File } from '../artifacts/hash';
 import { awsCall, terminal } from './errors';
 import { ErrorTypes } from '../shared';
 
@@ -26,20 +27,14 @@ export function parseLocation(uri: string): ParsedLocation {
     if (!bucket) throw terminal(ErrorTypes.InvalidSpec, `"${uri}" has no bucket: write s3://<bucket>/<prefix>`);
     return { scheme: 's3', bucket, prefix: slash < 0 ? '' : rest.slice(slash + 1) };
   }
-  if (uri.startsWith('file://')) {
-    try {
-      return { scheme: 'file', path: fileURLToPath(uri) };
-    } catch {
-      throw terminal(ErrorTypes.InvalidSpec, `"${uri}" is not a valid file:// URI: write file:///absolute/path`);
-    }
+  let file: string | undefined;
+  try {
+    file = localPathOf(uri);
+  } catch {
+    throw terminal(ErrorTypes.InvalidSpec, `"${uri}" is not a valid file:// URI: write file:///absolute/path`);
   }
+  if (file !== undefined) return { scheme: 'file', path: file };
   throw terminal(ErrorTypes.InvalidSpec, `"${uri}" is neither s3:// nor file://: give an s3://bucket/prefix or file:///path location`);
-}
-
-async function sha256File(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
 }
 
 async function walk(root: string, rel: string, out: ObjectEntry[]): Promise<void> {

@@ -3,9 +3,9 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfig } from '../config';
-import { startLocalSageMaker } from '../local/server';
+import { startLocalSageMaker } from '../local';
 import { startDevServer } from '../temporal-server';
-import { imageStoreFor, startWorker } from '../worker';
+import { startWorker } from '../worker';
 
 export interface StackOptions {
   home: string;
@@ -40,7 +40,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
     let sageMakerUrl: string | undefined;
     if (opts.sageMakerPort !== undefined) {
-      const local = await startLocalSageMaker({ port: opts.sageMakerPort, stateDir: home, imageStore: imageStoreFor(home) });
+      // Its image store defaults as the worker's does (CHAMP_IMAGE_STORE, else <home>/images), so both find the same images.
+      const local = await startLocalSageMaker({ port: opts.sageMakerPort, stateDir: home });
       stops.push(() => local.close());
       sageMakerUrl = local.url;
     }

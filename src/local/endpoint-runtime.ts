@@ -3,41 +3,20 @@
 // pass GET /ping, the routing table switches in one step, the old variants drain
 // their in-flight requests and stop. A failed deploy leaves the old routing alone.
 import { promises as fsp } from 'node:fs';
-import * as http from 'node:http';
 import * as path from 'node:path';
 import * as tar from 'tar';
-import { ContainerLauncher, type RunningContainer } from './containers';
-import type { EndpointRuntime, InvokeRequest, InvokeResponse, VariantSpec } from './runtime';
-import { fileUriToPath } from './training-runner';
+import type { ContainerLauncher, RunningContainer } from './containers';
+import { EndpointRuntimeError, fileUriToPath, type EndpointRuntime, type InvokeRequest, type InvokeResponse, type VariantSpec } from './runtime';
+import { ping, VariantClient } from './variant-client';
 import { freePort } from '../net';
 
 const HEALTH_POLL_MS = 100;
 const FAILURE_LOG_LINES = 10;
 
-export type EndpointRuntimeErrorCode =
-  /** No live variants for that endpoint (never deployed, removed, or shut down). */
-  | 'EndpointNotServing'
-  /** TargetVariant names no live variant. */
-  | 'VariantNotFound'
-  /** The variant's process has died or its connection broke: a 5xx for the caller. */
-  | 'ContainerFailed'
-  /** No answer within the invocation timeout. */
-  | 'InvocationTimeout';
-
-export class EndpointRuntimeError extends Error {
-  override readonly name = 'EndpointRuntimeError';
-  constructor(
-    readonly code: EndpointRuntimeErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 export interface LocalEndpointRuntimeOptions {
   /** Folder for instance folders (opt/ml, logs); one sub-folder per endpoint. */
   workDir: string;
-  launcher?: ContainerLauncher;
+  launcher: ContainerLauncher;
   /** Upper bound on waiting for old variants' in-flight requests after a switch. */
   drainTimeoutMs?: number;
   stopGraceMs?: number;
@@ -91,9 +70,8 @@ export class LocalEndpointRuntime implements EndpointRuntime {
   private readonly workDir: string;
   private readonly drainTimeoutMs: number;
   private readonly stopGraceMs: number;
-  private readonly invokeTimeoutMs: number;
   private readonly endpoints = new Map<string, EndpointState>();
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  private readonly client: VariantClient;
   /** Ports handed to live instances: the kernel may hand a just-probed free port out again. */
   private readonly reservedPorts = new Set<number>();
   private deploySeq = 0;
@@ -101,10 +79,10 @@ export class LocalEndpointRuntime implements EndpointRuntime {
   constructor(opts: LocalEndpointRuntimeOptions) {
     if (!opts.workDir) throw new Error('workDir is empty: give the folder where endpoint instances keep their files');
     this.workDir = path.resolve(opts.workDir);
-    this.launcher = opts.launcher ?? new ContainerLauncher();
+    this.launcher = opts.launcher;
     this.drainTimeoutMs = opts.drainTimeoutMs ?? 30_000;
     this.stopGraceMs = opts.stopGraceMs ?? 5_000;
-    this.invokeTimeoutMs = opts.invokeTimeoutMs ?? 60_000;
+    this.client = new VariantClient(opts.invokeTimeoutMs ?? 60_000);
   }
 
   deploy(endpointName: string, configName: string, variants: VariantSpec[], opts: { healthTimeoutMs: number }): Promise<void> {
@@ -163,7 +141,7 @@ export class LocalEndpointRuntime implements EndpointRuntime {
     // Counted synchronously with the pick, so a switch that happens next still sees this request when draining.
     instance.inFlight++;
     try {
-      return await this.forward(instance, req);
+      return await this.client.invoke(instance, req);
     } finally {
       instance.inFlight--;
     }
@@ -183,7 +161,7 @@ export class LocalEndpointRuntime implements EndpointRuntime {
 
   async shutdown(): Promise<void> {
     await Promise.all([...this.endpoints.keys()].map((name) => this.remove(name)));
-    this.agent.destroy();
+    this.client.close();
   }
 
   // -------------------------------------------------------------------------
@@ -311,52 +289,6 @@ export class LocalEndpointRuntime implements EndpointRuntime {
     // The unpacked model can be large; the log stays for whoever investigates.
     await fsp.rm(path.join(inst.dir, 'opt'), { recursive: true, force: true }).catch(() => undefined);
   }
-
-  private forward(inst: Instance, req: InvokeRequest, retried = false): Promise<InvokeResponse> {
-    return new Promise<InvokeResponse>((resolve, reject) => {
-      const headers: http.OutgoingHttpHeaders = { 'content-length': req.body.length };
-      if (req.contentType) headers['content-type'] = req.contentType;
-      if (req.accept) headers.accept = req.accept;
-      const r = http.request(
-        { host: '127.0.0.1', port: inst.port, method: 'POST', path: '/invocations', headers, agent: this.agent },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', (err) => reject(this.connectionError(inst, err)));
-          res.on('end', () => {
-            const ct = res.headers['content-type'];
-            resolve({
-              status: res.statusCode ?? 502,
-              body: Buffer.concat(chunks),
-              ...(ct ? { contentType: ct } : {}),
-              invokedVariant: inst.variantName,
-            });
-          });
-        },
-      );
-      r.setTimeout(this.invokeTimeoutMs, () => {
-        r.destroy(new EndpointRuntimeError('InvocationTimeout', `production variant ${inst.variantName} did not answer within ${Math.round(this.invokeTimeoutMs / 1000)} s`));
-      });
-      r.on('error', (err) => {
-        if (err instanceof EndpointRuntimeError) return reject(err);
-        // A kept-alive socket the server closed as we reused it: the request never reached it, so sending again is safe.
-        if (r.reusedSocket && !retried && (err as NodeJS.ErrnoException).code === 'ECONNRESET' && inst.container.isAlive()) {
-          this.forward(inst, req, true).then(resolve, reject);
-          return;
-        }
-        reject(this.connectionError(inst, err));
-      });
-      r.end(req.body);
-    });
-  }
-
-  private connectionError(inst: Instance, err: Error): EndpointRuntimeError {
-    const state = inst.container.isAlive() ? 'is running but the connection failed' : 'has exited';
-    return new EndpointRuntimeError(
-      'ContainerFailed',
-      `The primary container for production variant ${inst.variantName} ${state} (${err.message}); see its log at ${inst.container.logFile}`,
-    );
-  }
 }
 
 function throwFirstRejection(results: PromiseSettledResult<unknown>[]): void {
@@ -412,20 +344,6 @@ async function unpackModel(spec: VariantSpec, modelDir: string): Promise<void> {
         `${(err as Error).message}. Make sure the object at that URL is a valid tar.gz archive.`,
     );
   }
-}
-
-
-function ping(port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    // No keep-alive: a health probe must not hold one of the server's few connections.
-    const r = http.get({ host: '127.0.0.1', port, path: '/ping', agent: false, timeout: timeoutMs }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode === 200));
-      res.on('error', () => resolve(false));
-    });
-    r.on('timeout', () => r.destroy());
-    r.on('error', () => resolve(false));
-  });
 }
 
 function sleep(ms: number): Promise<void> {

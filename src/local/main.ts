@@ -1,7 +1,8 @@
-// Entry point: `npm run local-sagemaker [-- --port 8787 --state-dir ./.champ]`.
-import { resolve } from 'node:path';
+// The command: `npm run local-sagemaker [-- --port 8787 --state-dir ./.champ]`.
+// Flags win over the environment (config.ts), which wins over the defaults.
 import { Command, InvalidArgumentError } from 'commander';
-import { DEFAULT_PORT, startLocalSageMaker } from './server';
+import { loadLocalConfig } from './config';
+import { startLocalSageMaker } from './server';
 
 function portArg(raw: string): number {
   const n = Number(raw);
@@ -12,27 +13,20 @@ function portArg(raw: string): number {
 }
 
 async function main(): Promise<void> {
+  const defaults = loadLocalConfig({});
   const program = new Command('local-sagemaker')
     .description('A local SageMaker-compatible control plane (SageMaker JSON 1.1 API and SageMaker Runtime invocations)')
-    .option('--port <port>', `port on 127.0.0.1; env CHAMP_LOCAL_SAGEMAKER_PORT; default ${DEFAULT_PORT}`, portArg)
-    .option('--state-dir <dir>', 'champ home; state lives under <dir>/local-sagemaker; env CHAMP_HOME; default ./.champ')
+    .option('--port <port>', `port on 127.0.0.1; env CHAMP_LOCAL_SAGEMAKER_PORT; default ${defaults.CHAMP_LOCAL_SAGEMAKER_PORT}`, portArg)
+    .option('--state-dir <dir>', `champ home; state lives under <dir>/local-sagemaker; env CHAMP_HOME; default ./${defaults.CHAMP_HOME}`)
     .option('--image-store <dir>', 'where local images (champ.local/<repo>:<tag>) live; env CHAMP_IMAGE_STORE; default <state-dir>/images')
     .parse();
   const opts = program.opts<{ port?: number; stateDir?: string; imageStore?: string }>();
-  const envPort = process.env.CHAMP_LOCAL_SAGEMAKER_PORT;
-  let port = opts.port;
-  if (port === undefined && envPort) {
-    try {
-      port = portArg(envPort);
-    } catch (e) {
-      throw new Error(`CHAMP_LOCAL_SAGEMAKER_PORT: ${(e as Error).message}`);
-    }
-  }
-  const stateDir = opts.stateDir ?? process.env.CHAMP_HOME ?? './.champ';
+  const config = loadLocalConfig();
   const server = await startLocalSageMaker({
-    port: port ?? DEFAULT_PORT,
-    stateDir,
-    imageStore: opts.imageStore ?? (process.env.CHAMP_IMAGE_STORE || resolve(stateDir, 'images')),
+    ...(opts.port !== undefined ? { port: opts.port } : {}),
+    stateDir: opts.stateDir ?? config.CHAMP_HOME,
+    ...(opts.imageStore !== undefined ? { imageStore: opts.imageStore } : {}),
+    config,
   });
   process.stdout.write(`local SageMaker listening on ${server.url}\n`);
 

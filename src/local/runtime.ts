@@ -1,6 +1,18 @@
 // The contract between the local control plane's API (server, state, SageMaker
 // shapes) and its runtime (containers, training runs, serving variants).
 // The API owns resource records and status values; the runtime owns processes.
+import { localPathOf } from '../artifacts/file-uri';
+
+/** Reads one of the contract's file:// locations; any other scheme is refused naming the field. */
+export function fileUriToPath(uri: string, field: string): string {
+  const file = localPathOf(uri);
+  if (file === undefined) {
+    throw new Error(
+      `${field} "${uri}" is not a file:// URI: the local control plane reads and writes only local folders (for example file:///data/train)`,
+    );
+  }
+  return file;
+}
 
 export interface TrainingRunRequest {
   jobName: string;
@@ -80,6 +92,26 @@ export interface InvokeResponse {
   invokedVariant: string;
 }
 
+export type EndpointRuntimeErrorCode =
+  /** No live variants for that endpoint (never deployed, removed, or shut down). */
+  | 'EndpointNotServing'
+  /** TargetVariant names no live variant. */
+  | 'VariantNotFound'
+  /** The variant's process has died or its connection broke: a 5xx for the caller. */
+  | 'ContainerFailed'
+  /** No answer within the invocation timeout. */
+  | 'InvocationTimeout';
+
+export class EndpointRuntimeError extends Error {
+  override readonly name = 'EndpointRuntimeError';
+  constructor(
+    readonly code: EndpointRuntimeErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export interface EndpointRuntime {
   /**
    * Brings `configName`'s variants up for `endpointName`: starts them, waits for
@@ -88,7 +120,7 @@ export interface EndpointRuntime {
    * becomes healthy within `healthTimeoutMs`; whatever served before keeps serving.
    */
   deploy(endpointName: string, configName: string, variants: VariantSpec[], opts: { healthTimeoutMs: number }): Promise<void>;
-  /** Routes one request to the endpoint's live variants (by weight, or the target variant). */
+  /** Routes one request to the endpoint's live variants (by weight, or the target variant); rejects with EndpointRuntimeError. */
   invoke(endpointName: string, req: InvokeRequest): Promise<InvokeResponse>;
   /** Whether the endpoint has live variants. */
   isServing(endpointName: string): boolean;

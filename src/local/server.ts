@@ -31,19 +31,15 @@ import {
 import { addTags, listTags } from './api/tags';
 import { createTrainingJob, describeTrainingJob, listTrainingJobs, recoverTrainingJobs, RESTART_REASON, stopTrainingJob } from './api/training';
 import { createTransformJob, describeTransformJob, recoverTransformJobs, stopTransformJob } from './api/transform';
+import { defaultImageStore } from '../artifacts/image-store';
+import { loadLocalConfig, type IsolationSetting, type LocalConfig } from './config';
 import { ContainerLauncher, reapOrphans } from './containers';
 import { SageMakerError } from './errors';
 import { LocalEndpointRuntime } from './endpoint-runtime';
-import { defaultImageStore } from './image-store';
 import type { EndpointRuntime, TrainingRunner } from './runtime';
 import { LocalTrainingRunner } from './training-runner';
 import { StateStore, type JsonObject } from './state';
 
-export const DEFAULT_PORT = 8787;
-export const DEFAULT_HEALTH_TIMEOUT_MS = 60_000;
-/** Account quotas of the local account (SageMaker's defaults are per instance type; one number is enough locally). */
-export const DEFAULT_MAX_ENDPOINTS = 10;
-export const DEFAULT_MAX_TRAINING_JOBS = 10;
 export const LOCAL_ACCOUNT = '000000000000';
 
 const OPERATIONS: Record<string, Handler> = {
@@ -78,37 +74,32 @@ const OPERATIONS: Record<string, Handler> = {
   ListTags: listTags,
 };
 
-export const SUPPORTED_OPERATIONS = Object.keys(OPERATIONS);
-
 export interface LocalRuntime {
   training: TrainingRunner;
   endpoints: EndpointRuntime;
 }
 
+/** Each option left out takes its value from `config` (see config.ts for the variables and defaults). */
 export interface LocalSageMakerOptions {
-  /** TCP port on 127.0.0.1; 0 picks a free one. Default 8787. */
+  /** TCP port on 127.0.0.1; 0 picks a free one. */
   port?: number;
   /** The champ home folder; the control plane keeps its files under `<stateDir>/local-sagemaker/`. */
   stateDir: string;
   /** The processes behind the API. Default: the local runtime (containers or processes) working under `<stateDir>/local-sagemaker/`. */
   runtime?: LocalRuntime;
-  /**
-   * Where local images (`champ.local/<repo>:<tag>`) are looked up when the
-   * default runtime is used. Default: `$CHAMP_IMAGE_STORE`, else `<$CHAMP_HOME or ./.champ>/images`.
-   */
+  /** Where local images (`champ.local/<repo>:<tag>`) are looked up by the default runtime. Default: CHAMP_IMAGE_STORE, else `<stateDir>/images`. */
   imageStore?: string;
-  /**
-   * Account limits answered with ResourceLimitExceeded. Defaults: env
-   * CHAMP_LOCAL_MAX_ENDPOINTS (endpoints that hold processes: Creating, InService,
-   * Updating) and CHAMP_LOCAL_MAX_TRAINING_JOBS (training jobs InProgress), each 10.
-   */
+  /** How the default runtime runs containers. */
+  isolation?: IsolationSetting;
+  /** Account limits answered with ResourceLimitExceeded. */
   limits?: { maxEndpoints?: number; maxTrainingJobs?: number };
-  /** Default: env AWS_REGION, else us-east-1. */
   region?: string;
-  /** How long a variant may take to answer /ping. Default: env CHAMP_LOCAL_HEALTH_TIMEOUT_MS, else 60000. */
+  /** How long a variant may take to answer /ping. */
   healthTimeoutMs?: number;
   /** Where diagnostics go (default: stderr). */
   log?: (msg: string) => void;
+  /** The settings behind every option left out. Default: `loadLocalConfig()`, from the environment. */
+  config?: LocalConfig;
 }
 
 export interface LocalSageMaker {
@@ -125,20 +116,12 @@ export interface LocalSageMaker {
 export const containerLedger = (stateRoot: string): string => join(stateRoot, 'containers.json');
 
 /** The real runtime: training runs and serving variants as containers or processes. */
-export function defaultRuntime(stateRoot: string, imageStore: string = defaultImageStore()): LocalRuntime {
-  const launcher = new ContainerLauncher({ imageStore, ledgerFile: containerLedger(stateRoot) });
+export function defaultRuntime(stateRoot: string, containers: { imageStore: string; isolation: IsolationSetting }): LocalRuntime {
+  const launcher = new ContainerLauncher({ ...containers, ledgerFile: containerLedger(stateRoot) });
   return {
     training: new LocalTrainingRunner({ launcher }),
     endpoints: new LocalEndpointRuntime({ workDir: join(stateRoot, 'endpoints'), launcher }),
   };
-}
-
-function envInt(name: string): number | undefined {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name}=${raw}: expected a non-negative integer`);
-  return n;
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -193,6 +176,7 @@ function foreignRequest(req: IncomingMessage): string | undefined {
 }
 
 export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<LocalSageMaker> {
+  const config = opts.config ?? loadLocalConfig();
   const log = opts.log ?? ((m: string) => process.stderr.write(`[local-sagemaker] ${m}\n`));
   const stateRoot = resolve(opts.stateDir, 'local-sagemaker');
   const state = new StateStore(stateRoot);
@@ -201,19 +185,24 @@ export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<
   if (reaped.length > 0) log(`killed ${reaped.length} container process(es) left by an earlier run that ended without stopping them: ${reaped.join(', ')}`);
   const admin = new AdminControls();
   const tasks = new Set<Promise<unknown>>();
-  const { training, endpoints } = opts.runtime ?? defaultRuntime(stateRoot, opts.imageStore ? resolve(opts.imageStore) : undefined);
+  const { training, endpoints } =
+    opts.runtime ??
+    defaultRuntime(stateRoot, {
+      imageStore: opts.imageStore ? resolve(opts.imageStore) : defaultImageStore({ ...config, CHAMP_HOME: opts.stateDir }),
+      isolation: opts.isolation ?? config.CHAMP_LOCAL_ISOLATION,
+    });
   const ctx: ApiContext = {
     state,
-    region: opts.region ?? process.env.AWS_REGION ?? 'us-east-1',
+    region: opts.region ?? config.AWS_REGION,
     account: LOCAL_ACCOUNT,
     training,
     endpoints,
     admin,
-    healthTimeoutMs: opts.healthTimeoutMs ?? envInt('CHAMP_LOCAL_HEALTH_TIMEOUT_MS') ?? DEFAULT_HEALTH_TIMEOUT_MS,
+    healthTimeoutMs: opts.healthTimeoutMs ?? config.CHAMP_LOCAL_HEALTH_TIMEOUT_MS,
     workDir: stateRoot,
     limits: {
-      maxEndpoints: opts.limits?.maxEndpoints ?? envInt('CHAMP_LOCAL_MAX_ENDPOINTS') ?? DEFAULT_MAX_ENDPOINTS,
-      maxTrainingJobs: opts.limits?.maxTrainingJobs ?? envInt('CHAMP_LOCAL_MAX_TRAINING_JOBS') ?? DEFAULT_MAX_TRAINING_JOBS,
+      maxEndpoints: opts.limits?.maxEndpoints ?? config.CHAMP_LOCAL_MAX_ENDPOINTS,
+      maxTrainingJobs: opts.limits?.maxTrainingJobs ?? config.CHAMP_LOCAL_MAX_TRAINING_JOBS,
     },
     live: { training: new Map(), endpoints: new Map(), transforms: new Map() },
     track(task) {
@@ -365,7 +354,7 @@ export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<
     });
   });
 
-  const port = opts.port ?? DEFAULT_PORT;
+  const port = opts.port ?? config.CHAMP_LOCAL_SAGEMAKER_PORT;
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
     server.listen(port, '127.0.0.1', () => {

@@ -3,17 +3,17 @@
 // the output path, FailureReason from output/failure, MaxRuntimeInSeconds enforced.
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import * as tar from 'tar';
-import { ContainerLauncher, type RunningContainer } from './containers';
-import type { TrainingOutcome, TrainingProgress, TrainingRunner, TrainingRunRequest } from './runtime';
+import type { ContainerLauncher, RunningContainer } from './containers';
+import { fileUriToPath, type TrainingOutcome, type TrainingProgress, type TrainingRunner, type TrainingRunRequest } from './runtime';
 
 /** SageMaker's FailureReason is at most 1024 characters. */
 const FAILURE_REASON_MAX = 1024;
 const FAILURE_LOG_LINES = 10;
 
 export interface LocalTrainingRunnerOptions {
-  launcher?: ContainerLauncher;
+  launcher: ContainerLauncher;
   /** Between SIGTERM and SIGKILL on stop or timeout (SageMaker gives 120 s; locally less is kinder). */
   stopGraceMs?: number;
 }
@@ -23,21 +23,6 @@ interface ActiveRun {
   container?: RunningContainer;
   done: Promise<TrainingOutcome>;
   onProgress: (p: TrainingProgress) => void;
-}
-
-/** Turns a `file://` URI (also `file://relative/path`, read against the working folder) into a path. */
-export function fileUriToPath(uri: string, field: string): string {
-  if (!uri.startsWith('file://')) {
-    throw new Error(
-      `${field} "${uri}" is not a file:// URI: the local control plane reads and writes only local folders (for example file:///data/train)`,
-    );
-  }
-  try {
-    return fileURLToPath(uri);
-  } catch {
-    // `file://data/train` has a host part in URL terms; people mean a relative path.
-    return path.resolve(decodeURIComponent(uri.slice('file://'.length)));
-  }
 }
 
 function truncateReason(reason: string): string {
@@ -51,8 +36,8 @@ export class LocalTrainingRunner implements TrainingRunner {
   private readonly stopGraceMs: number;
   private readonly runs = new Map<string, ActiveRun>();
 
-  constructor(opts: LocalTrainingRunnerOptions = {}) {
-    this.launcher = opts.launcher ?? new ContainerLauncher();
+  constructor(opts: LocalTrainingRunnerOptions) {
+    this.launcher = opts.launcher;
     this.stopGraceMs = opts.stopGraceMs ?? 5_000;
   }
 

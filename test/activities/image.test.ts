@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createActivities } from '../../src/activities';
-import { contextDigest } from '../../src/local/image-store';
+import { contextDigest } from '../../src/artifacts/build-context';
 import { ErrorTypes } from '../../src/shared';
 import { activityRunner, failureOf, fail, mockedClients, ok, scriptedDocker } from './helpers';
 

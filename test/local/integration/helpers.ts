@@ -15,7 +15,7 @@ import {
   type DescribeTrainingJobCommandOutput,
 } from '@aws-sdk/client-sagemaker';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
-import { snapshotContext } from '../../../src/local/image-store';
+import { snapshotContext } from '../../../src/artifacts/image-store';
 import { startLocalSageMaker, type LocalSageMaker, type LocalSageMakerOptions } from '../../../src/local/server';
 import { until as waitUntil } from '../support';
 

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, ListEndpointsCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
-import { snapshotContext } from '../../../src/local/image-store';
+import { snapshotContext } from '../../../src/artifacts/image-store';
 import { writeContext } from '../runtime/fixtures';
 import { endpointStatus, ROLE } from './helpers';
 import { isProcessAlive, makeTempDir, removeDir } from '../support';

@@ -11,7 +11,7 @@ import {
   StopTrainingJobCommand,
 } from '@aws-sdk/client-sagemaker';
 import { liveContainerPids } from '../../../src/local/containers';
-import { snapshotContext } from '../../../src/local/image-store';
+import { snapshotContext } from '../../../src/artifacts/image-store';
 import { trainingJobDir } from '../../../src/local/server';
 import { writeContext } from '../runtime/fixtures';
 import { exampleImage, generateData, startPlane, trainingJob, trainToEnd, until, type Plane } from './helpers';

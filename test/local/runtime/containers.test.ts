@@ -4,7 +4,6 @@ import * as path from 'node:path';
 import {
   ContainerLauncher,
   dockerAvailable,
-  isolationFromEnv,
   liveContainerPids,
   namespaceIsolationAvailable,
   processStartTicks,
@@ -12,8 +11,11 @@ import {
   type LedgerEntry,
   type RunningContainer,
 } from '../../../src/local/containers';
-import { snapshotContext } from '../../../src/local/image-store';
+import { snapshotContext } from '../../../src/artifacts/image-store';
 import { isProcessAlive, makeTempDir, removeDir } from '../support';
+import { loadLocalConfig } from '../../../src/local/config';
+
+const isolationFromEnv = (env: NodeJS.ProcessEnv): string => loadLocalConfig(env).CHAMP_LOCAL_ISOLATION;
 
 /** train: prints its SM_* view and /opt/ml's content, starts a grandchild, then waits. */
 const TRAIN_SH = `#!/bin/sh

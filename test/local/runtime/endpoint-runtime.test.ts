@@ -1,8 +1,8 @@
 import * as path from 'node:path';
 import { ContainerLauncher, liveContainerPids, namespaceIsolationAvailable, type IsolationMode } from '../../../src/local/containers';
-import { EndpointRuntimeError, LocalEndpointRuntime } from '../../../src/local/endpoint-runtime';
-import { snapshotContext } from '../../../src/local/image-store';
-import type { VariantSpec } from '../../../src/local/runtime';
+import { LocalEndpointRuntime } from '../../../src/local/endpoint-runtime';
+import { snapshotContext } from '../../../src/artifacts/image-store';
+import { EndpointRuntimeError, type VariantSpec } from '../../../src/local/runtime';
 import { writeContext, writeModelArchive } from './fixtures';
 import { isProcessAlive, makeTempDir, removeDir } from '../support';
 

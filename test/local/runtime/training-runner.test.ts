@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as tar from 'tar';
 import { ContainerLauncher, dockerAvailable, liveContainerPids, namespaceIsolationAvailable, type IsolationMode } from '../../../src/local/containers';
-import { snapshotContext } from '../../../src/local/image-store';
+import { snapshotContext } from '../../../src/artifacts/image-store';
 import type { TrainingProgress, TrainingRunRequest } from '../../../src/local/runtime';
 import { LocalTrainingRunner } from '../../../src/local/training-runner';
 import { writeContext } from './fixtures';

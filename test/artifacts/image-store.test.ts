@@ -1,15 +1,9 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import {
-  contextDigest,
-  defaultImageStore,
-  hasLocalImage,
-  parseLocalImageUri,
-  resolveLocalImage,
-  snapshotContext,
-} from '../../../src/local/image-store';
-import { writeContext } from './fixtures';
-import { makeTempDir, removeDir } from '../support';
+import { contextDigest } from '../../src/artifacts/build-context';
+import { defaultImageStore, hasLocalImage, parseLocalImageUri, resolveLocalImage, snapshotContext } from '../../src/artifacts/image-store';
+import { writeContext } from '../local/runtime/fixtures';
+import { makeTempDir, removeDir } from '../local/support';
 
 let root: string;
 let store: string;

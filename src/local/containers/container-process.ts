@@ -1,0 +1,165 @@
+// One running container as the runtime sees it: a child process leading its own
+// process group, its output appended to a log and split into lines (the last
+// ones kept for failure reasons), stopped with SIGTERM and then SIGKILL.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { WriteStream } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
+import type { IsolationMode } from '../config';
+import { addLive, removeLive, type LiveContainer } from './exit-registry';
+
+const LOG_TAIL_LINES = 50;
+const MAX_LINE_CHARS = 64 * 1024;
+
+export interface ContainerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface RunningContainer {
+  readonly pid: number;
+  readonly mode: IsolationMode;
+  readonly logFile: string;
+  /** Resolves once the process has ended and its output is flushed to the log. */
+  readonly exited: Promise<ContainerExit>;
+  isAlive(): boolean;
+  /** The last lines of output (at most 50). */
+  lastLines(count?: number): string[];
+  /** SIGTERM to the group, then SIGKILL after `graceMs`; resolves when it has ended. */
+  stop(graceMs?: number): Promise<ContainerExit>;
+}
+
+export interface ContainerProcessOptions {
+  child: ChildProcess;
+  pid: number;
+  mode: IsolationMode;
+  logFile: string;
+  /** The open log file; ended when the process has. */
+  log: WriteStream;
+  /** Called for every complete line of output; its errors are swallowed. */
+  onLine?: (line: string) => void;
+  dockerName?: string;
+  /** Called once the process has ended. */
+  onGone?: () => void;
+}
+
+export class ContainerProcess implements RunningContainer, LiveContainer {
+  readonly pid: number;
+  readonly mode: IsolationMode;
+  readonly logFile: string;
+  readonly dockerName: string | undefined;
+  readonly exited: Promise<ContainerExit>;
+  private alive = true;
+  private readonly log: WriteStream;
+  private readonly onLine: ((line: string) => void) | undefined;
+  private readonly tail: string[] = [];
+  private readonly partial: Record<'out' | 'err', string> = { out: '', err: '' };
+  // Per stream, so a multi-byte character split across chunks decodes whole.
+  private readonly decoders = { out: new StringDecoder('utf8'), err: new StringDecoder('utf8') };
+
+  constructor(opts: ContainerProcessOptions) {
+    const { child } = opts;
+    this.pid = opts.pid;
+    this.mode = opts.mode;
+    this.logFile = opts.logFile;
+    this.dockerName = opts.dockerName;
+    this.log = opts.log;
+    this.onLine = opts.onLine;
+    addLive(this);
+    child.stdout!.on('data', (chunk: Buffer) => this.output('out', chunk));
+    child.stderr!.on('data', (chunk: Buffer) => this.output('err', chunk));
+    this.exited = new Promise<ContainerExit>((resolve) => {
+      let closed = false;
+      child.once('close', () => {
+        closed = true;
+      });
+      child.once('exit', (code, signal) => {
+        this.alive = false;
+        // A container ends when its main process does: take any leftovers down with it.
+        this.killGroup('SIGKILL');
+        const finish = (): void => {
+          this.flushPartial();
+          removeLive(this);
+          opts.onGone?.();
+          this.log.end(() => resolve({ code, signal }));
+        };
+        if (closed) finish();
+        else {
+          // Bounded: a grandchild that escaped the group could hold the pipes open forever.
+          const timer = setTimeout(finish, 2_000);
+          child.once('close', () => {
+            clearTimeout(timer);
+            finish();
+          });
+        }
+      });
+    });
+  }
+
+  isAlive(): boolean {
+    return this.alive;
+  }
+
+  lastLines(count = LOG_TAIL_LINES): string[] {
+    return this.tail.slice(-count);
+  }
+
+  killGroup(signal: NodeJS.Signals): void {
+    try {
+      process.kill(-this.pid, signal);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  async stop(graceMs = 5_000): Promise<ContainerExit> {
+    if (this.alive) {
+      this.killGroup('SIGTERM');
+      if (this.dockerName) spawn('docker', ['kill', '--signal', 'SIGTERM', this.dockerName], { stdio: 'ignore' }).on('error', () => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), graceMs);
+      });
+      const first = await Promise.race([this.exited, graceOver]);
+      clearTimeout(timer);
+      if (first === 'timeout') {
+        this.killGroup('SIGKILL');
+        if (this.dockerName) spawn('docker', ['rm', '-f', this.dockerName], { stdio: 'ignore' }).on('error', () => undefined);
+      }
+    }
+    return this.exited;
+  }
+
+  private output(stream: 'out' | 'err', chunk: Buffer): void {
+    this.log.write(chunk);
+    const text = this.partial[stream] + this.decoders[stream].write(chunk);
+    const lines = text.split(/\r?\n/);
+    let rest = lines.pop() ?? '';
+    // A program that never ends its line must not grow memory without bound.
+    if (rest.length > MAX_LINE_CHARS) {
+      lines.push(rest);
+      rest = '';
+    }
+    this.partial[stream] = rest;
+    for (const line of lines) this.line(line);
+  }
+
+  private flushPartial(): void {
+    for (const s of ['out', 'err'] as const) {
+      this.partial[s] += this.decoders[s].end();
+      if (this.partial[s]) this.line(this.partial[s]);
+      this.partial[s] = '';
+    }
+  }
+
+  private line(line: string): void {
+    this.tail.push(line);
+    if (this.tail.length > LOG_TAIL_LINES) this.tail.shift();
+    if (this.onLine) {
+      try {
+        this.onLine(line);
+      } catch {
+        // A listener's bug must not take the container down.
+      }
+    }
+  }
+}

@@ -1,0 +1,10 @@
+// Containers of the local control plane: how an image's `train` or `serve`
+// runs here (launcher), what it sees (sagemaker-env), what the machine offers
+// (capabilities), and how none outlives the control plane (exit-registry,
+// crash-ledger).
+export { dockerAvailable, namespaceIsolationAvailable } from './capabilities';
+export type { ContainerExit, RunningContainer } from './container-process';
+export { processStartTicks, reapOrphans, type LedgerEntry } from './crash-ledger';
+export { liveContainerPids } from './exit-registry';
+export { ContainerLauncher, ContainerStartError, type ContainerCommand, type ContainerLauncherOptions, type StartContainerRequest } from './launcher';
+export type { IsolationMode, IsolationSetting } from '../config';
