@@ -24,8 +24,8 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { LOCAL_DUMMY_CREDENTIALS } from '../src/aws/clients';
-import { snapshotContext } from '../src/local/image-store';
-import { startLocalSageMaker } from '../src/local/server';
+import { snapshotContext } from '../src/artifacts/image-store';
+import { startLocalSageMaker } from '../src/local';
 import { Cleanup, fail, ms, numberFlag, percentile, seconds, sleep } from './lib';
 
 const BENCH = 'bench/endpoint-update';

@@ -37,6 +37,14 @@ function uniqueName(): string {
   return `sched-${randomUUID().slice(0, 8)}`;
 }
 
+/** A fresh pipeline name, its schedule id (deleted after the file) and the CLI's environment. */
+function newSchedule(taskQueue?: string): { name: string; id: string; env: NodeJS.ProcessEnv } {
+  const name = uniqueName();
+  const id = `champ-${name}`;
+  made.push(id);
+  return { name, id, env: cliEnv(taskQueue) };
+}
+
 /** A spec file on disk: prebuilt image, s3 data (nothing local to check), optional schedule. */
 function specFile(name: string, schedule?: PipelineSpecInput['schedule']): string {
   const spec: PipelineSpecInput = {
@@ -121,10 +129,7 @@ describe('scheduleOptionsFor', () => {
 
 describe('champ schedule', () => {
   it('apply creates the schedule, a second apply updates it in place, and list shows the new cron', async () => {
-    const name = uniqueName();
-    const id = `champ-${name}`;
-    made.push(id);
-    const env = cliEnv();
+    const { name, id, env } = newSchedule();
 
     const created = await champ(['schedule', 'apply', specFile(name, { cron: '0 3 * * 1' })], env);
     expect(created.err).toEqual([]);
@@ -160,10 +165,7 @@ describe('champ schedule', () => {
   });
 
   it('pause (with its note) and unpause show in the schedule, and apply keeps a paused schedule paused', async () => {
-    const name = uniqueName();
-    const id = `champ-${name}`;
-    made.push(id);
-    const env = cliEnv();
+    const { name, id, env } = newSchedule();
     const file = specFile(name, { cron: '@daily' });
     expect((await champ(['schedule', 'apply', file], env)).code).toBe(0);
     const handle = client.schedule.getHandle(id);
@@ -182,11 +184,8 @@ describe('champ schedule', () => {
   });
 
   it('trigger starts a run now with trigger "schedule", and a second trigger while it runs is refused by the skip policy', async () => {
-    const name = uniqueName();
-    const id = `champ-${name}`;
-    made.push(id);
     const taskQueue = uniqueTaskQueue('schedule-trigger');
-    const env = cliEnv(taskQueue);
+    const { name, id, env } = newSchedule(taskQueue);
     expect((await champ(['schedule', 'apply', specFile(name, { cron: '0 3 * * 1', skipWhenDataUnchanged: true })], env)).code).toBe(0);
 
     // No worker yet: the run started by the trigger stays running, so the second trigger meets it.
@@ -219,10 +218,7 @@ describe('champ schedule', () => {
   });
 
   it('delete removes the schedule; unknown schedules are one line with exit 1', async () => {
-    const name = uniqueName();
-    const id = `champ-${name}`;
-    made.push(id);
-    const env = cliEnv();
+    const { name, id, env } = newSchedule();
     expect((await champ(['schedule', 'apply', specFile(name, { cron: '@hourly' })], env)).code).toBe(0);
 
     expect(await champ(['schedule', 'delete', name], env)).toEqual({ code: 0, out: [`deleted schedule ${id}; runs it started go on`], err: [] });

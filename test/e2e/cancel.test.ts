@@ -3,7 +3,7 @@
 import { DescribeEndpointCommand, DescribeEndpointConfigCommand, DescribeTrainingJobCommand } from '@aws-sdk/client-sagemaker';
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { withWorker } from '../harness/temporal';
-import { injectFault, reset } from '../../src/local/admin-client';
+import { injectFault, reset } from '../../src/local';
 import { statusQuery } from '../../src/workflows';
 import { eventually, invokeExample, keepInvoking, modelPackages, pipelineInput, startE2e, startPipeline, waitForStatus, type E2eEnv } from './helpers';
 

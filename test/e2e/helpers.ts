@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { createActivities, type PipelineActivities } from '../../src/activities';
 import { createAwsClients, destroyAwsClients, type AwsClients, type StaticCredentials } from '../../src/aws/clients';
-import { startLocalSageMaker, type LocalSageMaker } from '../../src/local/server';
+import { startLocalSageMaker, type LocalSageMaker } from '../../src/local';
 import { parseSpec, type PipelineSpec } from '../../src/spec';
 import type { PipelineHandle } from '../../src/cli/progress';
 import { statusQuery, trainingPipeline, type PipelineInput, type PipelineResult, type PipelineStatus } from '../../src/workflows';

@@ -1,7 +1,7 @@
 // Principle 8: a deployed pipeline's history holds names and URIs, never the
 // worker's credentials or a token, not even in the failures of retried calls.
 import { withWorker } from '../harness/temporal';
-import { injectFault, reset } from '../../src/local/admin-client';
+import { injectFault, reset } from '../../src/local';
 import { pipelineInput, startE2e, startPipeline, type E2eEnv } from './helpers';
 import type { History } from './history';
 import type { StaticCredentials } from '../../src/aws/clients';

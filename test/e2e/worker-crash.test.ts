@@ -3,7 +3,7 @@
 // second endpoint update.
 import { DescribeEndpointCommand, ListTrainingJobsCommand } from '@aws-sdk/client-sagemaker';
 import { testClient, uniqueTaskQueue } from '../harness/temporal';
-import { injectFault, reset } from '../../src/local/admin-client';
+import { injectFault, reset } from '../../src/local';
 import { eventually, invokeExample, pipelineInput, startE2e, startPipeline, waitForStatus, type E2eEnv } from './helpers';
 import { activityCompletions, scheduledActivities } from './history';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';
