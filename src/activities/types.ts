@@ -1,6 +1,6 @@
 // The activities the pipeline workflow calls: one input object each, names
-// and URIs only (never credentials). The workflow proxies this interface;
-// `createActivities(deps)` in ./index.ts implements it.
+// and URIs only (never credentials). The workflow proxies each group below with
+// the options it needs; `createActivities(deps)` in ./index.ts implements them all.
 import type { PipelineSpec, SmokeTestSpec, UpdateStrategySpec } from '../spec/schema';
 
 export interface MetricValue {
@@ -191,29 +191,56 @@ export interface CleanupResult {
   deletedModels: string[];
 }
 
-export interface PipelineActivities {
+// --- the contract, by how a caller must call it -------------------------------
+// Each group wants its own activity options (src/workflows/options.ts); an
+// activity belongs to exactly one, so a proxy offers only what its options suit.
+
+/** Quick control-plane calls: one AWS request or a few, retried with backoff. */
+export interface ControlActivities {
   validateSpec(input: ValidateSpecInput): Promise<ValidateSpecResult>;
-  buildImage(input: BuildImageInput): Promise<BuildImageResult>;
-  fingerprintData(input: FingerprintDataInput): Promise<FingerprintDataResult>;
   startTraining(input: StartTrainingInput): Promise<StartTrainingResult>;
-  /** Check-once-and-throw: returns when Completed, throws NotReady while running, non-retryable on Failed/Stopped. */
-  awaitTraining(input: AwaitTrainingInput): Promise<TrainingResult>;
   stopTraining(input: StopTrainingInput): Promise<void>;
   describeChampion(input: ChampionInput): Promise<ChampionInfo | null>;
   registerCandidate(input: RegisterCandidateInput): Promise<RegisteredCandidate>;
   setApproval(input: SetApprovalInput): Promise<void>;
   createModel(input: CreateModelInput): Promise<void>;
   createEndpointConfig(input: CreateEndpointConfigInput): Promise<void>;
-  /** Check-once-and-throw: the settled endpoint (null when absent); NotReady while a change is in flight; Failed is terminal. */
-  describeEndpoint(input: DescribeEndpointInput): Promise<EndpointState | null>;
-  deployEndpoint(input: DeployEndpointInput): Promise<DeployEndpointResult>;
-  /** Check-once-and-throw: returns once the endpoint is out of Creating/Updating/SystemUpdating/RollingBack. */
-  awaitEndpoint(input: AwaitEndpointInput): Promise<EndpointState>;
   verifyEndpoint(input: VerifyEndpointInput): Promise<VerifyResult>;
-  rollbackEndpoint(input: RollbackEndpointInput): Promise<void>;
   deleteEndpoint(input: DeleteResourceInput): Promise<void>;
   deleteEndpointConfig(input: DeleteResourceInput): Promise<void>;
   deleteModel(input: DeleteResourceInput): Promise<void>;
   markChampion(input: MarkChampionInput): Promise<void>;
   cleanupOldVersions(input: CleanupInput): Promise<CleanupResult>;
 }
+
+/** Check-once-and-throw over a training job: call with a poll retry policy and the training deadline. */
+export interface TrainingWaitActivities {
+  /** Returns when Completed, throws NotReady while running, non-retryable on Failed/Stopped. */
+  awaitTraining(input: AwaitTrainingInput): Promise<TrainingResult>;
+}
+
+/**
+ * Check-once-and-throw over an endpoint: each throws NotReady while another
+ * change is in flight, so call them with a poll retry policy and the deploy deadline.
+ */
+export interface EndpointWaitActivities {
+  /** The settled endpoint (null when absent); Failed is terminal. */
+  describeEndpoint(input: DescribeEndpointInput): Promise<EndpointState | null>;
+  deployEndpoint(input: DeployEndpointInput): Promise<DeployEndpointResult>;
+  /** Returns once the endpoint is out of Creating/Updating/SystemUpdating/RollingBack. */
+  awaitEndpoint(input: AwaitEndpointInput): Promise<EndpointState>;
+  rollbackEndpoint(input: RollbackEndpointInput): Promise<void>;
+}
+
+/** Image builds: long, heartbeating. */
+export interface BuildActivities {
+  buildImage(input: BuildImageInput): Promise<BuildImageResult>;
+}
+
+/** Reads every input object: can take minutes on a large data set. */
+export interface DataActivities {
+  fingerprintData(input: FingerprintDataInput): Promise<FingerprintDataResult>;
+}
+
+/** Every activity the pipeline workflow calls. */
+export interface PipelineActivities extends ControlActivities, TrainingWaitActivities, EndpointWaitActivities, BuildActivities, DataActivities {}

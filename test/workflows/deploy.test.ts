@@ -1,8 +1,8 @@
 // trainingPipeline's unhappy deployment paths with fake activities: rollback
 // after a failed verification, compensations after a failure, cancellation.
 import { WorkflowFailedError } from '@temporalio/client';
-import { ActivityFailure, ApplicationFailure, CancelledFailure, defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { SEARCH_ATTRIBUTES } from '../../src/shared';
+import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { SEARCH_ATTRIBUTE_KEYS } from '../../src/shared';
 import { withWorker } from '../harness/temporal';
 import { statusQuery } from '../../src/workflows';
 import { CANDIDATE_ARN, fakeActivities, notReady, testSpec } from './fake-activities';
@@ -118,7 +118,7 @@ describe('trainingPipeline deployment', () => {
       const status = await handle.query(statusQuery);
       expect(status).toMatchObject({ stage: 'done', outcome: 'failed' });
       expect(status.reason).toContain('ml.m5.huge');
-      const outcome = (await handle.describe()).typedSearchAttributes.get(defineSearchAttributeKey(SEARCH_ATTRIBUTES.outcome, SearchAttributeType.KEYWORD));
+      const outcome = (await handle.describe()).typedSearchAttributes.get(SEARCH_ATTRIBUTE_KEYS.outcome);
       expect(outcome).toBe('failed');
     });
   });

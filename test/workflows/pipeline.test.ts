@@ -1,11 +1,11 @@
 // trainingPipeline on the shared dev server with fake activities: stage
 // order, the gate, approval by update and signal, and the scheduled skip.
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { ApplicationFailure, defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { withWorker } from '../harness/temporal';
 import { pipelineResourceNames } from '../../src/aws/naming';
-import { SEARCH_ATTRIBUTES } from '../../src/shared';
+import { SEARCH_ATTRIBUTE_KEYS } from '../../src/shared';
 import { approvalSignal, approveUpdate, rejectUpdate, statusQuery } from '../../src/workflows';
 import { CANDIDATE_ARN, CANDIDATE_VERSION, fakeActivities, notReady, testSpec, trainingResult } from './fake-activities';
 import { startPipeline, waitForStatus } from './helpers';
@@ -88,10 +88,9 @@ describe('trainingPipeline', () => {
       ]);
 
       const attrs = (await handle.describe()).typedSearchAttributes;
-      const key = (name: string) => defineSearchAttributeKey(name, SearchAttributeType.KEYWORD);
-      expect(attrs.get(key(SEARCH_ATTRIBUTES.pipeline))).toBe('demo');
-      expect(attrs.get(key(SEARCH_ATTRIBUTES.stage))).toBe('done');
-      expect(attrs.get(key(SEARCH_ATTRIBUTES.outcome))).toBe('deployed');
+      expect(attrs.get(SEARCH_ATTRIBUTE_KEYS.pipeline)).toBe('demo');
+      expect(attrs.get(SEARCH_ATTRIBUTE_KEYS.stage)).toBe('done');
+      expect(attrs.get(SEARCH_ATTRIBUTE_KEYS.outcome)).toBe('deployed');
     });
   });
 
