@@ -187,6 +187,12 @@ function fromZodIssue(issue: z.core.$ZodIssue, input: unknown, schema: z.core.$Z
         return deepest.flatMap((inner) => fromZodIssue({ ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue, input, schema));
       return [{ path, message: 'does not match any allowed form', found }];
     }
+    case 'invalid_key': {
+      // A record key (environment variable name ...): the path ends with the key itself.
+      const key = String(issue.path[issue.path.length - 1] ?? '');
+      const inner = issue.issues.flatMap((i) => fromZodIssue({ ...i, path: [] } as z.core.$ZodIssue, key, schema));
+      return inner.map((i) => ({ path, message: `the key ${i.message}`, found: renderValue(key), ...(i.expected !== undefined ? { expected: i.expected } : {}) }));
+    }
     case 'custom': {
       const params = (issue.params ?? {}) as RuleIssueParams;
       const out: SpecIssue = { path, message: issue.message, found: params.found ?? found };

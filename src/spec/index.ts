@@ -6,4 +6,5 @@ export { SpecError, formatPath, type SpecIssue } from './errors';
 export { parseSpec, safeParseSpec, parseSpecText, readDocument, type SafeParseSpecResult, type SpecFormat } from './parse';
 export { loadSpecFile, resolveSpecPaths, resolveFileUri, formatForFile, checkLocalInputs, type LoadedSpec } from './load';
 export { buildPipelineSpecJsonSchema, renderPipelineSpecJsonSchema, PIPELINE_SPEC_SCHEMA_ID, PIPELINE_SPEC_SCHEMA_FILE } from './json-schema';
-export { isJsonContentType, MAX_TRAINING_RUNTIME_MS, HYPERPARAMETER_LIMITS, TAG_LIMITS } from './rules';
+export { isJsonContentType } from './rules';
+export * from './limits';

@@ -1,8 +1,11 @@
 // Reading a spec file and anchoring its relative locations to the file's
 // folder, so the spec means the same thing whatever the working directory.
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import * as path from 'node:path';
+import { checkContextFiles, checkFolderLinks } from './context';
+import { decodeSpecBytes, tooLargeIssue } from './document';
 import { SpecError, type SpecIssue } from './errors';
+import { MAX_SPEC_BYTES } from './limits';
 import { parseSpec, readDocument, type SpecFormat } from './parse';
 import type { PipelineSpec } from './schema';
 
@@ -19,22 +22,59 @@ export function formatForFile(file: string): SpecFormat {
 /**
  * Reads a YAML (.yaml, .yml, anything else) or JSON (.json) spec, validates it,
  * resolves image.context and relative file:// URIs against the file's folder,
- * and checks that the build context exists. Throws SpecError.
+ * and checks the build context: it exists, holds the Dockerfile, and nothing
+ * in it links outside it. Reads at most MAX_SPEC_BYTES, whatever the file is
+ * (a device such as /dev/zero or a pipe included). Throws SpecError.
  */
 export function loadSpecFile(file: string): LoadedSpec {
   const absolute = path.resolve(file);
-  let text: string;
-  try {
-    text = readFileSync(absolute, 'utf8');
-  } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
-    throw new SpecError([{ path: '', message: `cannot read the spec file: ${reason}` }], absolute);
-  }
-  const value = readDocument(text, { format: formatForFile(absolute), file: absolute });
+  const decoded = decodeSpecBytes(readSpecBytes(absolute));
+  if ('issue' in decoded) throw new SpecError([decoded.issue], absolute);
+  const value = readDocument(decoded.text, { format: formatForFile(absolute), file: absolute });
   const spec = resolveSpecPaths(parseSpec(value, absolute), path.dirname(absolute));
   const problems = checkBuildContext(spec);
   if (problems.length > 0) throw new SpecError(problems, absolute);
   return { spec, path: absolute };
+}
+
+/**
+ * The file's bytes, at most MAX_SPEC_BYTES + 1 of them: a regular file is
+ * judged by its size before it is read, anything else (a pipe, /dev/zero) is
+ * read in chunks until it ends or passes the limit.
+ */
+function readSpecBytes(file: string): Uint8Array {
+  const unreadable = (reason: string) => new SpecError([{ path: '', message: `cannot read the spec file: ${reason}` }], file);
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw unreadable(code === 'ENOENT' ? 'no such file' : (err as Error).message);
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) throw unreadable('it is a folder; give the spec file inside it');
+    if (stat.isFile() && stat.size > MAX_SPEC_BYTES) {
+      throw new SpecError([tooLargeIssue(`${Math.round((stat.size / 1024 / 1024) * 10) / 10} MiB`)], file);
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const chunk = Buffer.alloc(64 * 1024);
+    for (;;) {
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      chunks.push(Buffer.from(chunk.subarray(0, n)));
+      total += n;
+      // One byte past the limit is enough to refuse; reading on could be endless.
+      if (total > MAX_SPEC_BYTES) break;
+    }
+    return Buffer.concat(chunks);
+  } catch (err) {
+    if (err instanceof SpecError) throw err;
+    throw unreadable((err as Error).message);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Makes image.context and relative file:// URIs absolute against `baseDir`. Pure: touches no files. */
@@ -89,7 +129,7 @@ function checkBuildContext(spec: PipelineSpec): SpecIssue[] {
         expected: `a folder holding ${spec.image.dockerfile}`,
       },
     ];
-  return [];
+  return checkContextFiles(context, spec.image.dockerfile);
 }
 
 function isDirectory(p: string): boolean {
@@ -109,18 +149,25 @@ function isFile(p: string): boolean {
 }
 
 /**
- * Local (file://) training channels that do not exist on this machine. The
- * client refuses to start such a run: its first activity would fail at once.
- * Pure apart from reading the file system; s3:// channels are not checked.
+ * Local (file://) training channels that do not exist on this machine, or
+ * whose folder holds symbolic links that lead outside it or in a loop. The
+ * client refuses to start such a run: its first activity would fail at once,
+ * or copy what the spec never named. Pure apart from reading the file system;
+ * s3:// channels are not checked.
  */
 export function checkLocalInputs(spec: PipelineSpec): SpecIssue[] {
   const issues: SpecIssue[] = [];
   spec.training.inputs.forEach((channel, i) => {
     if (!channel.uri.startsWith('file://')) return;
     const folder = channel.uri.slice('file://'.length);
-    if (isDirectory(folder) || isFile(folder)) return;
+    const at = `training.inputs[${i}].uri`;
+    if (isDirectory(folder)) {
+      issues.push(...checkFolderLinks(folder, at, `channel "${channel.name}"`));
+      return;
+    }
+    if (isFile(folder)) return;
     issues.push({
-      path: `training.inputs[${i}].uri`,
+      path: at,
       message: `channel "${channel.name}": ${folder} does not exist on this machine; create it (put the data there) or fix the uri (a relative file:// uri is resolved against the spec file's folder)`,
     });
   });

@@ -1,15 +1,20 @@
 // Turning documents into validated specs. Pure (no file system), so the worker
 // can validate a spec it received as a value, and the CLI a spec it read.
-import { parseDocument } from 'yaml';
-import { SpecError, fromZodIssues, type SpecIssue } from './errors';
+import { plainDataIssues, readJson, readYaml } from './document';
+import { SpecError, fromZodIssues } from './errors';
 import { PipelineSpecSchema, type PipelineSpec } from './schema';
 
 export type SpecFormat = 'yaml' | 'json';
 
 export type SafeParseSpecResult = { ok: true; spec: PipelineSpec } | { ok: false; error: SpecError };
 
-/** Validates a spec value (schema and cross-field rules) and applies defaults. Throws SpecError. */
+/**
+ * Validates a spec value (plain data, schema and cross-field rules) and applies
+ * defaults. Throws SpecError, and only SpecError, whatever the value.
+ */
 export function parseSpec(value: unknown, file?: string): PipelineSpec {
+  const shape = plainDataIssues(value);
+  if (shape.length > 0) throw new SpecError(shape, file);
   const result = PipelineSpecSchema.safeParse(value);
   if (result.success) return result.data;
   throw new SpecError(fromZodIssues(result.error.issues, value, PipelineSpecSchema), file);
@@ -30,48 +35,12 @@ export function parseSpecText(text: string, options: { format?: SpecFormat; file
   return parseSpec(readDocument(text, options), options.file);
 }
 
-/** Text to a plain value, with syntax errors as SpecErrors that give line and column. */
+/**
+ * Text to a plain value. Syntax errors, duplicate keys, oversized text and
+ * expanding YAML aliases become SpecErrors that give line and column where known.
+ */
 export function readDocument(text: string, options: { format?: SpecFormat; file?: string } = {}): unknown {
-  const file = options.file;
-  if (options.format === 'json') {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch (err) {
-      throw new SpecError([jsonSyntaxIssue(text, (err as Error).message)], file);
-    }
-  }
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  const problem = doc.errors[0];
-  if (problem) {
-    const issue: SpecIssue = { path: '', message: `YAML syntax error: ${firstLine(problem.message)}` };
-    const pos = problem.linePos?.[0];
-    if (pos) {
-      issue.line = pos.line;
-      issue.column = pos.col;
-    }
-    throw new SpecError([issue], file);
-  }
-  return doc.toJS({ maxAliasCount: 100 }) as unknown;
-}
-
-function firstLine(message: string): string {
-  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-}
-
-function jsonSyntaxIssue(text: string, message: string): SpecIssue {
-  const issue: SpecIssue = { path: '', message: `JSON syntax error: ${message.replace(/ in JSON at position \d+.*$/, '')}` };
-  const lineColumn = /line (\d+) column (\d+)/.exec(message);
-  const position = /position (\d+)/.exec(message);
-  if (lineColumn) {
-    issue.line = Number(lineColumn[1]);
-    issue.column = Number(lineColumn[2]);
-  } else {
-    const offset = position ? Number(position[1]) : /end of JSON input/.test(message) ? text.length : undefined;
-    if (offset !== undefined) {
-      const before = text.slice(0, offset).split('\n');
-      issue.line = before.length;
-      issue.column = before[before.length - 1]!.length + 1;
-    }
-  }
-  return issue;
+  const read = options.format === 'json' ? readJson(text) : readYaml(text);
+  if ('issues' in read) throw new SpecError(read.issues, options.file);
+  return read.value;
 }

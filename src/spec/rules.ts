@@ -3,14 +3,14 @@
 import { CronExpressionParser } from 'cron-parser';
 import type { z } from 'zod';
 import { durationMs } from './duration';
+import { HYPERPARAMETER_LIMITS, MAX_DURATION_MS, MAX_STRATEGY_WAIT_MS, MAX_TRAINING_RUNTIME_MS, TAG_LIMITS } from './limits';
+import { describeBacktrackingProblem, findBacktrackingProblem } from './regex-safety';
 import type { PipelineSpec } from './schema';
 
-/** SageMaker's MaxRuntimeInSeconds ceiling for a training job. */
-export const MAX_TRAINING_RUNTIME_MS = 28 * 86_400_000;
-/** SageMaker's ceiling for WaitIntervalInSeconds and TerminationWaitInSeconds of a blue/green update. */
-export const MAX_STRATEGY_WAIT_MS = 3_600_000;
-export const HYPERPARAMETER_LIMITS = { entries: 100, keyLength: 256, valueLength: 2500 } as const;
-export const TAG_LIMITS = { entries: 50, keyLength: 128, valueLength: 256 } as const;
+export { HYPERPARAMETER_LIMITS, MAX_TRAINING_RUNTIME_MS, TAG_LIMITS } from './limits';
+/** C0 and C1 control characters. */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 /** Characters AWS accepts in tag keys and values. */
 const TAG_TEXT = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 /** Cron macros that both cron-parser and Temporal Schedules understand. */
@@ -98,6 +98,11 @@ function checkTraining({ training }: PipelineSpec, ctx: Ctx): void {
       report(ctx, ['training', 'metrics', i, 'regex'], 'has no capture group; SageMaker reads the value from the first group', {
         expected: 'a regular expression with one capture group, e.g. rmse=([0-9.]+)',
       });
+    const backtracking = findBacktrackingProblem(metric.regex);
+    if (backtracking)
+      report(ctx, ['training', 'metrics', i, 'regex'], describeBacktrackingProblem(backtracking), {
+        expected: 'a regular expression without nested repetition, e.g. rmse=([0-9.]+)',
+      });
   });
 
   const entries = Object.entries(training.hyperparameters);
@@ -113,11 +118,20 @@ function checkTraining({ training }: PipelineSpec, ctx: Ctx): void {
         found: `a key of ${key.length} characters`,
         expected: `keys of 1 to ${limits.keyLength} characters`,
       });
+    else if (CONTROL.test(key))
+      report(ctx, ['training', 'hyperparameters', key], 'has a key with line breaks or other control characters, which SageMaker refuses; rename it', {
+        found: JSON.stringify(abbreviate(key)),
+        expected: 'a key on one line',
+      });
     const text = String(value);
     if (text.length > limits.valueLength)
       report(ctx, ['training', 'hyperparameters', key], `is ${text.length} characters once turned into a string; SageMaker accepts at most ${limits.valueLength}`, {
         found: `a value of ${text.length} characters`,
         expected: `at most ${limits.valueLength} characters`,
+      });
+    else if (CONTROL.test(text))
+      report(ctx, ['training', 'hyperparameters', key], 'has line breaks or other control characters, which SageMaker refuses in hyperparameters; put the value on one line', {
+        expected: 'one line of text',
       });
   }
 }
@@ -250,6 +264,16 @@ function checkDurations(spec: PipelineSpec, ctx: Ctx): void {
   ];
   for (const [path, text] of positive) {
     if (durationMs(text) <= 0) report(ctx, path, 'must be longer than zero', { expected: 'a positive duration such as 90s, 30m, 24h or 7d' });
+  }
+  const ceilings: Array<[Path, string, number, string]> = [
+    [['approval', 'timeout'], spec.approval.timeout, MAX_DURATION_MS.approval, 'an approval left open longer judges a candidate trained on stale data; run the pipeline again instead'],
+    [['timeouts', 'build'], spec.timeouts.build, MAX_DURATION_MS.build, 'a build that needs longer has gone wrong'],
+    [['timeouts', 'training'], spec.timeouts.training, MAX_DURATION_MS.training, "SageMaker's 28-day limit for a training job plus a week waiting for capacity"],
+    [['timeouts', 'deploy'], spec.timeouts.deploy, MAX_DURATION_MS.deploy, 'a deployment that needs longer has gone wrong'],
+  ];
+  for (const [path, text, ceiling, why] of ceilings) {
+    if (durationMs(text) > ceiling)
+      report(ctx, path, `is longer than champ allows (at most ${ceiling / 86_400_000}d: ${why})`, { expected: `at most ${ceiling / 86_400_000}d` });
   }
   const maxRuntime = durationMs(spec.training.maxRuntime);
   if (maxRuntime > MAX_TRAINING_RUNTIME_MS)

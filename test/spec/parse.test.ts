@@ -165,10 +165,10 @@ describe('syntax errors', () => {
     expect(error.format()).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:4:1: YAML syntax error: `));
   });
 
-  test('a duplicate YAML key is a syntax error at its line', () => {
+  test('a duplicate YAML key is refused at its line, naming the key', () => {
     const file = path.join(tmp, 'dup.yaml');
     writeFileSync(file, 'name: a\nname: b\n');
-    expect(specError(() => loadSpecFile(file)).issues[0]).toMatchObject({ path: '', line: 2 });
+    expect(specError(() => loadSpecFile(file)).issues[0]).toMatchObject({ path: 'name', line: 2, message: expect.stringContaining('lines 1 and 2') });
   });
 
   test('a JSON syntax error names the file, line and column', () => {
