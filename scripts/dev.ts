@@ -2,6 +2,7 @@
 // control plane and a worker, until Ctrl-C. `--aws` leaves the control plane out.
 import { startStack } from '../src/dev/stack';
 import { ConfigError, loadConfig, type Config } from '../src/config';
+import { loadLocalConfig } from '../src/local';
 import { createLogger } from '../src/logging';
 
 // Node 20 is supported; the AWS SDK's notice about its future versions is noise here.
@@ -19,6 +20,8 @@ async function main(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig();
+    // The control plane's own settings, checked before anything starts.
+    if (!aws) loadLocalConfig();
   } catch (err) {
     console.error(`champ dev: ${(err as Error).message}`);
     process.exit(2);

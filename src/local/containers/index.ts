@@ -3,8 +3,8 @@
 // (capabilities), and how none outlives the control plane (exit-registry,
 // crash-ledger).
 export { dockerAvailable, namespaceIsolationAvailable } from './capabilities';
-export type { ContainerExit, RunningContainer } from './container-process';
+export type { RunningContainer } from './container-process';
 export { processStartTicks, reapOrphans, type LedgerEntry } from './crash-ledger';
 export { liveContainerPids } from './exit-registry';
-export { ContainerLauncher, ContainerStartError, type ContainerCommand, type ContainerLauncherOptions, type StartContainerRequest } from './launcher';
-export type { IsolationMode, IsolationSetting } from '../config';
+export { ContainerLauncher } from './launcher';
+export type { IsolationMode } from '../config';
