@@ -11,9 +11,8 @@ import { ErrorTypes } from '../shared';
 import type { ApprovalDecision, ApprovalSignalInput, ApproveInput, PipelineStatus, RejectInput } from './messages';
 
 /** The reviewer named on decisions champ takes itself. */
-export const SYSTEM_REVIEWER = 'champ';
+const SYSTEM_REVIEWER = 'champ';
 
-/** An update's input as it may arrive: from a client that ignored the types. */
 /** The decision as the model registry records it on the package. */
 export function packageApproval(modelPackageArn: string, decision: ApprovalDecision): SetApprovalInput {
   return { modelPackageArn, status: decision.decision === 'approved' ? 'Approved' : 'Rejected', reviewer: decision.reviewer, reason: decision.comment };
@@ -24,6 +23,7 @@ export function systemRejection(modelPackageArn: string, reason: string): SetApp
   return { modelPackageArn, status: 'Rejected', reviewer: SYSTEM_REVIEWER, reason };
 }
 
+/** An update's input as it may arrive: from a client that ignored the types. */
 type UntrustedUpdate = { modelVersion?: unknown; reviewer?: unknown; comment?: unknown; reason?: unknown } | undefined;
 
 export class Approval {
