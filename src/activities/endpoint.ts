@@ -1,36 +1,28 @@
 // Models, endpoint configs and endpoints: create idempotently by name, deploy
-// (create or update), check once, verify, roll back, delete, clean up.
+// (create or update), check once, roll back, delete. Verification and the
+// cleanup of old versions live beside this file; the factory joins them.
 import {
   CreateEndpointCommand,
   CreateEndpointConfigCommand,
   CreateModelCommand,
-  DeleteEndpointCommand,
-  DeleteEndpointConfigCommand,
-  DeleteModelCommand,
-  DescribeEndpointCommand,
-  DescribeEndpointConfigCommand,
-  ListEndpointConfigsCommand,
-  ListEndpointsCommand,
-  ListModelsCommand,
   UpdateEndpointCommand,
   type DeploymentConfig,
   type DescribeEndpointOutput,
   type ProductionVariantInstanceType,
 } from '@aws-sdk/client-sagemaker';
-import { InvokeEndpointCommand } from '@aws-sdk/client-sagemaker-runtime';
-import { awsCall, awsCallOr, categorize, classifyAwsError, errorFacts, hasErrorCode, isAlreadyExistsError, isNotFoundError, notReady, terminal } from '../aws/errors';
-import { isOwnedName, ownedPrefix } from '../aws/naming';
-import { classifyEndpoint, endpointProblems } from '../aws/status';
+import { awsCall, createIfAbsent, notReady, terminal } from '../aws/errors';
+import { tagsField } from '../aws/requests';
+import { classifyEndpoint, ENDPOINT_IN_FLIGHT_STATUSES } from '../aws/status';
 import { ErrorTypes } from '../shared';
-import type { SmokeTestSpec, UpdateStrategySpec } from '../spec/schema';
+import type { UpdateStrategySpec } from '../spec/schema';
 import { durationSeconds } from '../spec/duration';
 import { activityEnv } from './context';
 import type { ActivityDeps } from './deps';
-import { tagsField } from './training';
+import * as calls from './endpoint-calls';
+import { createCleanupActivities } from './endpoint-cleanup';
+import { createVerifyActivities } from './endpoint-verify';
 import type {
   AwaitEndpointInput,
-  CleanupInput,
-  CleanupResult,
   CreateEndpointConfigInput,
   CreateModelInput,
   DeleteResourceInput,
@@ -39,12 +31,7 @@ import type {
   DeployEndpointResult,
   EndpointState,
   RollbackEndpointInput,
-  VerifyEndpointInput,
-  VerifyResult,
 } from './types';
-
-const EXCERPT_CHARS = 500;
-const IN_FLIGHT = new Set(['Creating', 'Updating', 'SystemUpdating', 'RollingBack', 'Deleting']);
 
 const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, v));
 
@@ -80,53 +67,6 @@ export function deploymentConfig(strategy: UpdateStrategySpec): DeploymentConfig
   };
 }
 
-/** Whether a dotted path (`predictions.0.score`) exists in a parsed JSON value. */
-export function jsonPathExists(value: unknown, dotted: string): boolean {
-  let cur: unknown = value;
-  for (const part of dotted.split('.')) {
-    if (Array.isArray(cur)) {
-      if (!/^\d+$/.test(part)) return false;
-      const i = Number(part);
-      if (i >= cur.length) return false;
-      cur = cur[i];
-    } else if (cur !== null && typeof cur === 'object') {
-      if (!Object.prototype.hasOwnProperty.call(cur, part)) return false;
-      cur = (cur as Record<string, unknown>)[part];
-    } else {
-      return false;
-    }
-  }
-  return true;
-}
-
-/** Judges one smoke-test response against the spec's expectations. */
-export function judgeSmokeTest(test: SmokeTestSpec, status: number, body: string): VerifyResult {
-  const response = { status, excerpt: body.slice(0, EXCERPT_CHARS) };
-  if (status !== test.expectStatus) {
-    return { ok: false, reason: `the smoke test got HTTP ${status}, expected ${test.expectStatus}`, response };
-  }
-  if (test.expectJsonPaths.length) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      return { ok: false, reason: `the smoke test response is not JSON, so its paths ${test.expectJsonPaths.join(', ')} cannot be checked`, response };
-    }
-    const missing = test.expectJsonPaths.filter((p) => !jsonPathExists(parsed, p));
-    if (missing.length) return { ok: false, reason: `the smoke test response lacks ${missing.join(', ')}`, response };
-  }
-  return { ok: true, response };
-}
-
-function endpointState(d: DescribeEndpointOutput, name: string): EndpointState {
-  return {
-    endpointName: d.EndpointName ?? name,
-    status: d.EndpointStatus ?? 'Unknown',
-    ...(d.EndpointConfigName ? { configName: d.EndpointConfigName } : {}),
-    ...(d.FailureReason ? { failureReason: d.FailureReason } : {}),
-  };
-}
-
 /** Where an endpoint's container logs go: CloudWatch on AWS; on the local control plane, files in its state folder. */
 export function endpointLogs(endpointName: string, local: boolean): string {
   if (!local) return `CloudWatch Logs group /aws/sagemaker/Endpoints/${endpointName}, one stream per variant instance`;
@@ -135,26 +75,10 @@ export function endpointLogs(endpointName: string, local: boolean): string {
 
 export function createEndpointActivities(deps: ActivityDeps) {
   const sm = deps.clients.sagemaker;
-  const runtime = deps.clients.runtime;
-
-  /** DescribeEndpoint, or undefined when there is no such endpoint. */
-  function findEndpoint(name: string): Promise<DescribeEndpointOutput | undefined> {
-    return awsCallOr(
-      { operation: 'DescribeEndpoint', resource: `endpoint ${name}` },
-      () => sm.send(new DescribeEndpointCommand({ EndpointName: name })),
-      isNotFoundError,
-      undefined,
-    );
-  }
-
-  /** Whether the create made the resource. Names are this run's own: an existing one is what a lost response hid. */
-  async function createOnce(operation: string, resource: string, send: () => Promise<unknown>): Promise<boolean> {
-    return awsCallOr({ operation, resource }, () => send().then(() => true), isAlreadyExistsError, false);
-  }
-
+  const find = (name: string) => calls.findEndpoint(sm, name);
   async function createModel(input: CreateModelInput): Promise<void> {
     const env = activityEnv(deps.log);
-    const created = await createOnce('CreateModel', `model ${input.modelName}`, () =>
+    const created = await createIfAbsent({ operation: 'CreateModel', resource: `model ${input.modelName}` }, () =>
       sm.send(
         new CreateModelCommand({
           ModelName: input.modelName,
@@ -173,7 +97,7 @@ export function createEndpointActivities(deps: ActivityDeps) {
 
   async function createEndpointConfig(input: CreateEndpointConfigInput): Promise<void> {
     const env = activityEnv(deps.log);
-    const created = await createOnce('CreateEndpointConfig', `endpoint config ${input.configName}`, () =>
+    const created = await createIfAbsent({ operation: 'CreateEndpointConfig', resource: `endpoint config ${input.configName}` }, () =>
       sm.send(
         new CreateEndpointConfigCommand({
           EndpointConfigName: input.configName,
@@ -204,13 +128,13 @@ export function createEndpointActivities(deps: ActivityDeps) {
   async function describeEndpoint(input: DescribeEndpointInput): Promise<EndpointState | null> {
     const env = activityEnv(deps.log);
     const name = input.endpointName;
-    const d = await findEndpoint(name);
+    const d = await find(name);
     if (!d) return null;
     const status = d.EndpointStatus ?? 'Unknown';
     if (status === 'Failed') throw failedEndpoint(name, d);
     // What serves before our change is only known once the change in flight settles.
-    if (IN_FLIGHT.has(status)) throw notReady({ resource: `endpoint ${name}`, status, poll: env.attempt, detail: 'waiting for the change in flight before deploying' });
-    return endpointState(d, name);
+    if (ENDPOINT_IN_FLIGHT_STATUSES.has(status)) throw notReady({ resource: `endpoint ${name}`, status, poll: env.attempt, detail: 'waiting for the change in flight before deploying' });
+    return calls.endpointState(d, name);
   }
 
   async function deployEndpoint(input: DeployEndpointInput): Promise<DeployEndpointResult> {
@@ -222,9 +146,9 @@ export function createEndpointActivities(deps: ActivityDeps) {
     const env = activityEnv(deps.log);
     const name = input.endpointName;
     const before = input.before;
-    const current = await findEndpoint(name);
+    const current = await find(name);
     if (!current) {
-      const created = await createOnce('CreateEndpoint', `endpoint ${name}`, () =>
+      const created = await createIfAbsent({ operation: 'CreateEndpoint', resource: `endpoint ${name}` }, () =>
         sm.send(new CreateEndpointCommand({ EndpointName: name, EndpointConfigName: input.configName, ...tagsField(input.tags) })),
       );
       if (created) {
@@ -249,7 +173,7 @@ export function createEndpointActivities(deps: ActivityDeps) {
       env.log.info('endpoint already runs this config', { endpointName: name, configName: input.configName, status });
       return { action: 'updated', ...(before.configName ? { previousConfigName: before.configName } : {}) };
     }
-    if (IN_FLIGHT.has(status)) {
+    if (ENDPOINT_IN_FLIGHT_STATUSES.has(status)) {
       // Wait for the change in flight to settle before starting ours.
       throw notReady({ resource: `endpoint ${name}`, status, poll: env.attempt, detail: 'waiting for the change in flight before updating' });
     }
@@ -263,7 +187,7 @@ export function createEndpointActivities(deps: ActivityDeps) {
 
   async function awaitEndpoint(input: AwaitEndpointInput): Promise<EndpointState> {
     const env = activityEnv(deps.log);
-    const d = await findEndpoint(input.endpointName);
+    const d = await find(input.endpointName);
     if (!d) {
       throw terminal(ErrorTypes.AwsNotFound, `endpoint ${input.endpointName} does not exist: it was deleted while the pipeline waited for it; run the pipeline again`, {
         endpointName: input.endpointName,
@@ -271,50 +195,18 @@ export function createEndpointActivities(deps: ActivityDeps) {
     }
     const c = classifyEndpoint(d);
     if (c.state === 'in-progress') throw notReady({ resource: `endpoint ${input.endpointName}`, status: c.status, poll: env.attempt });
-    return endpointState(d, input.endpointName);
-  }
-
-  async function invokeSmokeTest(endpointName: string, test: SmokeTestSpec): Promise<VerifyResult> {
-    const body = typeof test.body === 'string' ? test.body : JSON.stringify(test.body);
-    try {
-      const out = await runtime.send(
-        new InvokeEndpointCommand({ EndpointName: endpointName, Body: Buffer.from(body, 'utf8'), ContentType: test.contentType, Accept: test.accept }),
-      );
-      const text = out.Body ? Buffer.from(out.Body).toString('utf8') : '';
-      return judgeSmokeTest(test, 200, text);
-    } catch (err) {
-      if (hasErrorCode(err, 'ModelError')) {
-        // The container answered with an error status; SageMaker relays it as ModelError.
-        const e = err as { OriginalStatusCode?: number; OriginalMessage?: string; message?: string };
-        return judgeSmokeTest(test, e.OriginalStatusCode ?? 500, e.OriginalMessage ?? e.message ?? '');
-      }
-      const facts = errorFacts(err);
-      if (categorize(facts) === 'retryable') throw classifyAwsError(err, { operation: 'InvokeEndpoint', resource: `endpoint ${endpointName}` });
-      return { ok: false, reason: `the smoke test request failed: ${facts.code}: ${facts.message}` };
-    }
-  }
-
-  async function verifyEndpoint(input: VerifyEndpointInput): Promise<VerifyResult> {
-    const env = activityEnv(deps.log);
-    const d = await findEndpoint(input.endpointName);
-    const problems = d ? endpointProblems(endpointState(d, input.endpointName), input.expectedConfigName) : [`endpoint ${input.endpointName} does not exist`];
-    let result: VerifyResult;
-    if (problems.length) result = { ok: false, reason: problems.join('; ') };
-    else if (!input.smokeTest) result = { ok: true };
-    else result = await invokeSmokeTest(input.endpointName, input.smokeTest);
-    env.log.info(result.ok ? 'endpoint verified' : 'endpoint verification failed', { endpointName: input.endpointName, reason: result.reason });
-    return result;
+    return calls.endpointState(d, input.endpointName);
   }
 
   async function rollbackEndpoint(input: RollbackEndpointInput): Promise<void> {
     const env = activityEnv(deps.log);
-    const d = await findEndpoint(input.endpointName);
+    const d = await find(input.endpointName);
     if (!d) {
       throw terminal(ErrorTypes.AwsNotFound, `cannot roll back endpoint ${input.endpointName}: it does not exist`, { endpointName: input.endpointName });
     }
     const status = d.EndpointStatus ?? 'Unknown';
     if (status === 'Updating' && d.PendingDeploymentSummary?.EndpointConfigName === input.configName) return;
-    if (IN_FLIGHT.has(status)) throw notReady({ resource: `endpoint ${input.endpointName}`, status, poll: env.attempt, detail: 'waiting to roll back' });
+    if (ENDPOINT_IN_FLIGHT_STATUSES.has(status)) throw notReady({ resource: `endpoint ${input.endpointName}`, status, poll: env.attempt, detail: 'waiting to roll back' });
     // Also the case after a failed update: SageMaker left it serving the old config.
     if (d.EndpointConfigName === input.configName) {
       env.log.info('endpoint already on the rollback config', { endpointName: input.endpointName, configName: input.configName });
@@ -326,141 +218,14 @@ export function createEndpointActivities(deps: ActivityDeps) {
     env.log.warn('endpoint rolled back', { endpointName: input.endpointName, configName: input.configName });
   }
 
-  /** A resource already gone is deleted. */
-  async function deleteQuietly(operation: string, resource: string, send: () => Promise<unknown>): Promise<void> {
-    await awsCallOr({ operation, resource }, send, isNotFoundError, undefined);
-  }
-
   async function deleteEndpoint(input: DeleteResourceInput): Promise<void> {
-    await deleteQuietly('DeleteEndpoint', `endpoint ${input.name}`, () => sm.send(new DeleteEndpointCommand({ EndpointName: input.name })));
+    await calls.deleteEndpoint(sm, input.name);
   }
   async function deleteEndpointConfig(input: DeleteResourceInput): Promise<void> {
-    await deleteQuietly('DeleteEndpointConfig', `endpoint config ${input.name}`, () =>
-      sm.send(new DeleteEndpointConfigCommand({ EndpointConfigName: input.name })),
-    );
+    await calls.deleteEndpointConfig(sm, input.name);
   }
   async function deleteModel(input: DeleteResourceInput): Promise<void> {
-    await deleteQuietly('DeleteModel', `model ${input.name}`, () => sm.send(new DeleteModelCommand({ ModelName: input.name })));
-  }
-
-  interface Named {
-    name: string;
-    created: number;
-  }
-
-  async function listOwned(kind: 'configs' | 'models', pipeline: string): Promise<Named[]> {
-    const prefix = ownedPrefix(pipeline);
-    const out: Named[] = [];
-    let token: string | undefined;
-    do {
-      if (kind === 'configs') {
-        const page = await sm.send(
-          new ListEndpointConfigsCommand({ NameContains: prefix, SortBy: 'CreationTime', SortOrder: 'Descending', MaxResults: 100, NextToken: token }),
-        );
-        for (const c of page.EndpointConfigs ?? []) {
-          if (c.EndpointConfigName) out.push({ name: c.EndpointConfigName, created: c.CreationTime?.getTime() ?? 0 });
-        }
-        token = page.NextToken;
-      } else {
-        const page = await sm.send(new ListModelsCommand({ NameContains: prefix, SortBy: 'CreationTime', SortOrder: 'Descending', MaxResults: 100, NextToken: token }));
-        for (const m of page.Models ?? []) if (m.ModelName) out.push({ name: m.ModelName, created: m.CreationTime?.getTime() ?? 0 });
-        token = page.NextToken;
-      }
-    } while (token);
-    // NameContains matches anywhere, and another pipeline's name may start with ours. Newest first.
-    const step = kind === 'configs' ? 'config' : 'model';
-    return out.filter((r) => isOwnedName(pipeline, r.name, step)).sort((a, b) => b.created - a.created || (a.name < b.name ? 1 : -1));
-  }
-
-  async function modelsOf(configName: string): Promise<string[]> {
-    const d = await awsCallOr(
-      { operation: 'DescribeEndpointConfig', resource: `endpoint config ${configName}` },
-      () => sm.send(new DescribeEndpointConfigCommand({ EndpointConfigName: configName })),
-      isNotFoundError,
-      undefined,
-    );
-    return (d?.ProductionVariants ?? []).map((v) => v.ModelName).filter((m): m is string => !!m);
-  }
-
-  /**
-   * Every config any endpoint in the account runs or is moving to. A config
-   * (and its model) may be in use by an endpoint other than the spec's: a
-   * renamed deployment.endpointName, a staging endpoint, one made by hand.
-   */
-  async function configsInUse(): Promise<Set<string>> {
-    const endpoints: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await sm.send(new ListEndpointsCommand({ MaxResults: 100, NextToken: token }));
-      for (const e of page?.Endpoints ?? []) if (e.EndpointName) endpoints.push(e.EndpointName);
-      token = page?.NextToken;
-    } while (token);
-    const inUse = new Set<string>();
-    for (const name of endpoints) {
-      const d = await findEndpoint(name);
-      for (const c of [d?.EndpointConfigName, d?.PendingDeploymentSummary?.EndpointConfigName]) if (c) inUse.add(c);
-    }
-    return inUse;
-  }
-
-  async function cleanupOldVersions(input: CleanupInput): Promise<CleanupResult> {
-    const env = activityEnv(deps.log);
-    const keep = Math.max(1, input.keep);
-    let configs: Named[];
-    let models: Named[];
-    try {
-      configs = await listOwned('configs', input.pipeline);
-      models = await listOwned('models', input.pipeline);
-    } catch (err) {
-      if (hasErrorCode(err, 'UnknownOperationException')) {
-        env.log.warn('the control plane cannot list endpoint configs or models; nothing cleaned up', { pipeline: input.pipeline });
-        return { deletedConfigs: [], deletedModels: [] };
-      }
-      throw classifyAwsError(err, { operation: 'ListEndpointConfigs/ListModels', resource: `pipeline ${input.pipeline}` });
-    }
-    if (configs.length === 0 && models.length === 0) return { deletedConfigs: [], deletedModels: [] };
-    let inUse: Set<string>;
-    try {
-      inUse = await configsInUse();
-    } catch (err) {
-      // Without the list nothing can be known to be unused: delete nothing.
-      if (hasErrorCode(err, 'UnknownOperationException')) {
-        env.log.warn('the control plane cannot list endpoints; nothing cleaned up', { pipeline: input.pipeline });
-        return { deletedConfigs: [], deletedModels: [] };
-      }
-      throw classifyAwsError(err, { operation: 'ListEndpoints', resource: `pipeline ${input.pipeline}` });
-    }
-    const endpoint = await findEndpoint(input.endpointName);
-    const protectedConfigs = new Set<string>(
-      [endpoint?.EndpointConfigName, endpoint?.PendingDeploymentSummary?.EndpointConfigName].filter((c): c is string => !!c),
-    );
-    // The live config always stays and counts towards `keep`; the newest others fill the rest.
-    const keptConfigs = new Set(protectedConfigs);
-    for (const c of configs) {
-      if (keptConfigs.size >= keep) break;
-      keptConfigs.add(c.name);
-    }
-    // Configs any other endpoint uses stay too, but do not count towards keep.
-    for (const c of inUse) keptConfigs.add(c);
-    const keptModels = new Set<string>();
-    for (const c of keptConfigs) for (const m of await modelsOf(c)) keptModels.add(m);
-    // The newest models also stay, which spares a concurrent run's model whose config does not exist yet.
-    for (const m of models.slice(0, keep)) keptModels.add(m.name);
-
-    const deletedConfigs: string[] = [];
-    for (const c of configs) {
-      if (keptConfigs.has(c.name)) continue;
-      await deleteEndpointConfig({ name: c.name });
-      deletedConfigs.push(c.name);
-    }
-    const deletedModels: string[] = [];
-    for (const m of models) {
-      if (keptModels.has(m.name)) continue;
-      await deleteModel({ name: m.name });
-      deletedModels.push(m.name);
-    }
-    env.log.info('old versions cleaned up', { pipeline: input.pipeline, deletedConfigs: deletedConfigs.length, deletedModels: deletedModels.length });
-    return { deletedConfigs, deletedModels };
+    await calls.deleteModel(sm, input.name);
   }
 
   return {
@@ -469,11 +234,11 @@ export function createEndpointActivities(deps: ActivityDeps) {
     describeEndpoint,
     deployEndpoint,
     awaitEndpoint,
-    verifyEndpoint,
+    ...createVerifyActivities(deps),
     rollbackEndpoint,
     deleteEndpoint,
     deleteEndpointConfig,
     deleteModel,
-    cleanupOldVersions,
+    ...createCleanupActivities(deps),
   };
 }

@@ -5,14 +5,16 @@ import {
   CreateModelPackageGroupCommand,
   DescribeModelPackageCommand,
   DescribeModelPackageGroupCommand,
-  ListModelPackagesCommand,
+  paginateListModelPackages,
   UpdateModelPackageCommand,
   type DescribeModelPackageOutput,
   type ModelApprovalStatus,
   type ModelPackageSummary,
+  type UpdateModelPackageInput,
 } from '@aws-sdk/client-sagemaker';
 import { createHash } from 'node:crypto';
-import { awsCall, classifyAwsError, isAlreadyExistsError, isNotFoundError } from '../aws/errors';
+import { awsCall, awsCallOr, createIfAbsent, describeIfPresent, isNotFoundError } from '../aws/errors';
+import { collectPages, PAGE_SIZE } from '../aws/requests';
 import { activityEnv } from './context';
 import type { ActivityDeps } from './deps';
 import type {
@@ -72,32 +74,33 @@ function clip(text: string): string {
 export function createRegistryActivities(deps: ActivityDeps) {
   const sm = deps.clients.sagemaker;
 
+  /** The group's versioned packages, newest first; null when there is no such group. */
   async function listPackages(group: string, status?: ModelApprovalStatus): Promise<ModelPackageSummary[] | null> {
-    const out: ModelPackageSummary[] = [];
-    let token: string | undefined;
-    do {
-      let page;
-      try {
-        page = await sm.send(
-          new ListModelPackagesCommand({
-            ModelPackageGroupName: group,
-            ModelPackageType: 'Versioned',
-            ...(status ? { ModelApprovalStatus: status } : {}),
-            SortBy: 'CreationTime',
-            SortOrder: 'Descending',
-            MaxResults: 100,
-            NextToken: token,
-          }),
-        );
-      } catch (err) {
-        if (isNotFoundError(err)) return null;
-        throw classifyAwsError(err, { operation: 'ListModelPackages', resource: `model package group ${group}` });
-      }
-      out.push(...(page.ModelPackageSummaryList ?? []));
-      token = page.NextToken;
-    } while (token);
+    const all = await awsCallOr(
+      { operation: 'ListModelPackages', resource: `model package group ${group}` },
+      () =>
+        collectPages(
+          paginateListModelPackages(
+            { client: sm, pageSize: PAGE_SIZE },
+            {
+              ModelPackageGroupName: group,
+              ModelPackageType: 'Versioned',
+              ...(status ? { ModelApprovalStatus: status } : {}),
+              SortBy: 'CreationTime',
+              SortOrder: 'Descending',
+            },
+          ),
+          (page) => page.ModelPackageSummaryList,
+        ),
+      isNotFoundError,
+      null,
+    );
     // Newest first, whatever order the service used.
-    return out.sort((a, b) => (b.CreationTime?.getTime() ?? 0) - (a.CreationTime?.getTime() ?? 0) || (b.ModelPackageVersion ?? 0) - (a.ModelPackageVersion ?? 0));
+    return all && all.sort((a, b) => (b.CreationTime?.getTime() ?? 0) - (a.CreationTime?.getTime() ?? 0) || (b.ModelPackageVersion ?? 0) - (a.ModelPackageVersion ?? 0));
+  }
+
+  function updatePackage(input: UpdateModelPackageInput & { ModelPackageArn: string }): Promise<unknown> {
+    return awsCall({ operation: 'UpdateModelPackage', resource: `model package ${input.ModelPackageArn}` }, () => sm.send(new UpdateModelPackageCommand(input)));
   }
 
   async function describePackage(arn: string): Promise<DescribeModelPackageOutput> {
@@ -147,22 +150,19 @@ export function createRegistryActivities(deps: ActivityDeps) {
   }
 
   async function ensureGroup(group: string, description?: string): Promise<void> {
-    try {
-      await sm.send(new DescribeModelPackageGroupCommand({ ModelPackageGroupName: group }));
-      return;
-    } catch (err) {
-      if (!isNotFoundError(err)) throw classifyAwsError(err, { operation: 'DescribeModelPackageGroup', resource: `model package group ${group}` });
-    }
-    try {
-      await sm.send(
+    const resource = `model package group ${group}`;
+    const found = await describeIfPresent({ operation: 'DescribeModelPackageGroup', resource }, () =>
+      sm.send(new DescribeModelPackageGroupCommand({ ModelPackageGroupName: group })).then(() => true),
+    );
+    if (found) return;
+    await createIfAbsent({ operation: 'CreateModelPackageGroup', resource }, () =>
+      sm.send(
         new CreateModelPackageGroupCommand({
           ModelPackageGroupName: group,
           ModelPackageGroupDescription: clip(description ?? `champ pipeline ${group}`),
         }),
-      );
-    } catch (err) {
-      if (!isAlreadyExistsError(err)) throw classifyAwsError(err, { operation: 'CreateModelPackageGroup', resource: `model package group ${group}` });
-    }
+      ),
+    );
   }
 
   /** The package a previous attempt already registered for this training job, if any. */
@@ -220,15 +220,11 @@ export function createRegistryActivities(deps: ActivityDeps) {
 
   async function setApproval(input: SetApprovalInput): Promise<void> {
     const env = activityEnv(deps.log);
-    await awsCall({ operation: 'UpdateModelPackage', resource: `model package ${input.modelPackageArn}` }, () =>
-      sm.send(
-        new UpdateModelPackageCommand({
-          ModelPackageArn: input.modelPackageArn,
-          ModelApprovalStatus: input.status,
-          ApprovalDescription: `${input.reviewer}: ${input.reason}`.slice(0, 1024),
-        }),
-      ),
-    );
+    await updatePackage({
+      ModelPackageArn: input.modelPackageArn,
+      ModelApprovalStatus: input.status,
+      ApprovalDescription: `${input.reviewer}: ${input.reason}`.slice(0, 1024),
+    });
     env.log.info('approval recorded', { modelPackageArn: input.modelPackageArn, status: input.status, reviewer: input.reviewer });
   }
 
@@ -236,20 +232,14 @@ export function createRegistryActivities(deps: ActivityDeps) {
     const env = activityEnv(deps.log);
     // Mark the new champion first: if the worker dies between the two steps,
     // describeChampion still picks the newest marked package, which is this one.
-    await awsCall({ operation: 'UpdateModelPackage', resource: `model package ${input.modelPackageArn}` }, () =>
-      sm.send(
-        new UpdateModelPackageCommand({
-          ModelPackageArn: input.modelPackageArn,
-          CustomerMetadataProperties: { [META.champion]: 'true', [META.endpoint]: input.endpointName },
-        }),
-      ),
-    );
+    await updatePackage({
+      ModelPackageArn: input.modelPackageArn,
+      CustomerMetadataProperties: { [META.champion]: 'true', [META.endpoint]: input.endpointName },
+    });
     for (const previous of await markedChampions(input.modelPackageGroupName)) {
       const arn = previous.ModelPackageArn;
       if (!arn || arn === input.modelPackageArn) continue;
-      await awsCall({ operation: 'UpdateModelPackage', resource: `model package ${arn}` }, () =>
-        sm.send(new UpdateModelPackageCommand({ ModelPackageArn: arn, CustomerMetadataPropertiesToRemove: [META.champion] })),
-      );
+      await updatePackage({ ModelPackageArn: arn, CustomerMetadataPropertiesToRemove: [META.champion] });
       env.log.info('previous champion unmarked', { modelPackageArn: arn });
     }
     env.log.info('champion recorded', { modelPackageArn: input.modelPackageArn, endpointName: input.endpointName });

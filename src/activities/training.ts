@@ -7,8 +7,9 @@ import {
   type DescribeTrainingJobResponse,
   type TrainingInstanceType,
 } from '@aws-sdk/client-sagemaker';
-import { awsCall, classifyAwsError, errorFacts, isAlreadyExistsError, isNotFoundError, notReady, terminal } from '../aws/errors';
+import { awsCall, awsCallOr, classifyAwsError, errorFacts, isAlreadyExistsError, isNotFoundError, notReady, terminal } from '../aws/errors';
 import { createObjectStore, fingerprintLocations } from '../aws/objects';
+import { tagsField } from '../aws/requests';
 import { classifyTrainingJob } from '../aws/status';
 import { ErrorTypes } from '../shared';
 import { durationSeconds } from '../spec/duration';
@@ -23,12 +24,6 @@ import type {
   StopTrainingInput,
   TrainingResult,
 } from './types';
-
-/** The `Tags` field of a create request: left out when there are none. */
-export function tagsField(tags: Record<string, string>): { Tags?: Array<{ Key: string; Value: string }> } {
-  const entries = Object.entries(tags);
-  return entries.length ? { Tags: entries.map(([Key, Value]) => ({ Key, Value })) } : {};
-}
 
 /** SageMaker hyperparameters are always strings; the container converts them back. */
 export function hyperParameterStrings(hp: Record<string, string | number | boolean>): Record<string, string> {
@@ -83,14 +78,15 @@ export function createTrainingActivities(deps: ActivityDeps) {
   async function startTraining(input: StartTrainingInput): Promise<StartTrainingResult> {
     const env = activityEnv(deps.log);
     const request = createTrainingJobRequest(input);
-    try {
-      const out = await sm.send(new CreateTrainingJobCommand(request));
+    const out = await awsCallOr(
+      { operation: 'CreateTrainingJob', resource: `training job ${input.jobName}` },
+      () => sm.send(new CreateTrainingJobCommand(request)),
+      isAlreadyExistsError,
+      undefined,
+    );
+    if (out) {
       env.log.info('training job created', { jobName: input.jobName, imageUri: input.imageUri });
       return { jobName: input.jobName, jobArn: out.TrainingJobArn ?? '', created: true };
-    } catch (err) {
-      if (!isAlreadyExistsError(err)) {
-        throw classifyAwsError(err, { operation: 'CreateTrainingJob', resource: `training job ${input.jobName}` });
-      }
     }
     // The name is this run's own, so an existing job is the one a lost response hid from us.
     const d = await describe(input.jobName);

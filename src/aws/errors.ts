@@ -242,6 +242,21 @@ export async function awsCallOr<T, F>(ctx: AwsErrorContext, call: () => Promise<
   }
 }
 
+/** Runs a create; false when the resource already exists. Names are a run's own, so an existing one is what a lost response hid. */
+export function createIfAbsent(ctx: AwsErrorContext, send: () => Promise<unknown>): Promise<boolean> {
+  return awsCallOr(ctx, () => send().then(() => true), isAlreadyExistsError, false);
+}
+
+/** Runs a describe; undefined when there is no such resource. */
+export function describeIfPresent<T>(ctx: AwsErrorContext, send: () => Promise<T>): Promise<T | undefined> {
+  return awsCallOr(ctx, send, isNotFoundError, undefined);
+}
+
+/** Runs a delete; a resource already gone counts as deleted. */
+export async function deleteIfPresent(ctx: AwsErrorContext, send: () => Promise<unknown>): Promise<void> {
+  await awsCallOr(ctx, send, isNotFoundError, undefined);
+}
+
 export interface NotReadyInfo {
   /** e.g. `training job claims-1a2b-train`. */
   resource: string;

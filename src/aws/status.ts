@@ -1,6 +1,53 @@
-// Pure status classifiers: one Describe* output -> done / failed / in progress.
+// SageMaker's statuses, written once: the tables per resource, the pure
+// classifiers (one Describe* output -> done / failed / in progress) and the
+// verdict on an endpoint. The activities, the workflows and the local control
+// plane all read them; so this file imports types only (workflow code bundles it).
 // Unlike the SDK's waiters, a Stopped job is a failure for a pipeline.
-import type { DescribeEndpointOutput, DescribeTrainingJobResponse, DescribeTransformJobResponse } from '@aws-sdk/client-sagemaker';
+import type {
+  DescribeEndpointOutput,
+  DescribeTrainingJobResponse,
+  DescribeTransformJobResponse,
+  EndpointStatus,
+  TrainingJobStatus,
+  TransformJobStatus,
+} from '@aws-sdk/client-sagemaker';
+
+/** Every status DescribeEndpoint reports, in SageMaker's order. */
+export const ENDPOINT_STATUSES = [
+  'OutOfService',
+  'Creating',
+  'Updating',
+  'SystemUpdating',
+  'RollingBack',
+  'InService',
+  'Deleting',
+  'Failed',
+  'UpdateRollbackFailed',
+] as const satisfies readonly EndpointStatus[];
+
+/** A change is in flight: what the endpoint serves is only known once it settles. */
+export const ENDPOINT_IN_FLIGHT_STATUSES: ReadonlySet<string> = new Set<EndpointStatus>(['Creating', 'Updating', 'SystemUpdating', 'RollingBack', 'Deleting']);
+
+/** The endpoint is broken and stays so until someone acts; each with what to say when SageMaker gives no FailureReason. */
+const ENDPOINT_FAILURES: Partial<Record<string, string>> = {
+  Failed: 'SageMaker gave no FailureReason',
+  OutOfService: 'the endpoint is out of service',
+  UpdateRollbackFailed: 'both the update and its automatic rollback failed',
+} satisfies Partial<Record<EndpointStatus, string>>;
+
+export const ENDPOINT_FAILED_STATUSES: ReadonlySet<string> = new Set(Object.keys(ENDPOINT_FAILURES));
+
+/** Every status DescribeTrainingJob reports. */
+export const TRAINING_JOB_STATUSES = ['InProgress', 'Completed', 'Failed', 'Stopping', 'Stopped', 'Deleting'] as const satisfies readonly TrainingJobStatus[];
+
+/** Every status DescribeTransformJob reports. */
+export const TRANSFORM_JOB_STATUSES = ['InProgress', 'Completed', 'Failed', 'Stopping', 'Stopped'] as const satisfies readonly TransformJobStatus[];
+
+/** A training or transform job still running (and holding instances); StopTrainingJob/StopTransformJob apply. */
+export const JOB_RUNNING_STATUSES: ReadonlySet<string> = new Set<TrainingJobStatus & TransformJobStatus>(['InProgress', 'Stopping']);
+
+/** A job that ended, well or not. */
+export const JOB_ENDED_STATUSES: ReadonlySet<string> = new Set<TrainingJobStatus & TransformJobStatus>(['Completed', 'Failed', 'Stopped']);
 
 export type ResourceState = 'done' | 'failed' | 'in-progress';
 
@@ -45,26 +92,13 @@ type EndpointDescribe = Partial<Pick<DescribeEndpointOutput, 'EndpointStatus' | 
 
 export function classifyEndpoint(d: EndpointDescribe): Classification {
   const status = d.EndpointStatus ?? 'Unknown';
-  switch (status) {
-    case 'InService':
-      // A failed update leaves the endpoint InService on the old config with a
-      // FailureReason: that is "done" here; verification judges the config.
-      return { state: 'done', status, ...(d.FailureReason ? { reason: d.FailureReason } : {}) };
-    case 'Failed':
-      return { state: 'failed', status, reason: d.FailureReason || 'SageMaker gave no FailureReason' };
-    case 'OutOfService':
-      return { state: 'failed', status, reason: d.FailureReason || 'the endpoint is out of service' };
-    case 'UpdateRollbackFailed':
-      return { state: 'failed', status, reason: d.FailureReason || 'both the update and its automatic rollback failed' };
-    case 'Creating':
-    case 'Updating':
-    case 'SystemUpdating':
-    case 'RollingBack':
-    case 'Deleting':
-      return { state: 'in-progress', status };
-    default:
-      return { state: 'in-progress', status };
-  }
+  // A failed update leaves the endpoint InService on the old config with a
+  // FailureReason: that is "done" here; verification judges the config.
+  if (status === 'InService') return { state: 'done', status, ...(d.FailureReason ? { reason: d.FailureReason } : {}) };
+  const failure = ENDPOINT_FAILURES[status];
+  if (failure) return { state: 'failed', status, reason: d.FailureReason || failure };
+  // In flight, or a status newer than this code: keep polling until the deadline.
+  return { state: 'in-progress', status };
 }
 
 type TransformDescribe = Partial<Pick<DescribeTransformJobResponse, 'TransformJobStatus' | 'FailureReason'>>;

@@ -12,7 +12,8 @@ import {
 } from '@aws-sdk/client-sagemaker';
 import { InvokeEndpointCommand, ModelError } from '@aws-sdk/client-sagemaker-runtime';
 import { createActivities } from '../../src/activities';
-import { deploymentConfig, jsonPathExists } from '../../src/activities/endpoint';
+import { deploymentConfig } from '../../src/activities/endpoint';
+import { jsonPathExists } from '../../src/activities/endpoint-verify';
 import type { DeployEndpointInput } from '../../src/activities/types';
 import { ErrorTypes } from '../../src/shared';
 import { activityRunner, awsError, failureOf, mockedClients } from './helpers';

@@ -88,3 +88,16 @@ describe('notReady', () => {
     expect(f.message).toBe('training job j is InProgress (Training); not ready yet (poll 4)');
   });
 });
+
+describe('classifyAwsError with the SDK classification', () => {
+  it('keeps LimitExceededException a quota, which the SDK counts as throttling', () => {
+    expect(classifyAwsError(serviceError('LimitExceededException', 400), ctx)).toMatchObject({ type: ErrorTypes.AwsValidation, nonRetryable: true });
+  });
+  it('retries throttling named only in __type, and a DNS failure', () => {
+    expect(classifyAwsError({ __type: 'com.amazon.coral#ThrottlingException', message: 'slow down' }, ctx).nonRetryable).toBe(false);
+    expect(classifyAwsError(netError('ENOTFOUND'), ctx).nonRetryable).toBe(false);
+  });
+  it('retries a model still loading', () => {
+    expect(classifyAwsError(serviceError('ModelNotReadyException', 424), ctx)).toMatchObject({ type: ErrorTypes.AwsRetryable, nonRetryable: false });
+  });
+});

@@ -1,4 +1,18 @@
-import { classifyEndpoint, classifyTrainingJob, classifyTransformJob, endpointProblems, judgeEndpoint } from '../../src/aws/status';
+import type { EndpointStatus, TrainingJobStatus, TransformJobStatus } from '@aws-sdk/client-sagemaker';
+import {
+  classifyEndpoint,
+  classifyTrainingJob,
+  classifyTransformJob,
+  ENDPOINT_FAILED_STATUSES,
+  ENDPOINT_IN_FLIGHT_STATUSES,
+  ENDPOINT_STATUSES,
+  endpointProblems,
+  JOB_ENDED_STATUSES,
+  JOB_RUNNING_STATUSES,
+  judgeEndpoint,
+  TRAINING_JOB_STATUSES,
+  TRANSFORM_JOB_STATUSES,
+} from '../../src/aws/status';
 
 describe('classifyTrainingJob', () => {
   it('treats Completed as done', () => {
@@ -74,5 +88,29 @@ describe('judgeEndpoint', () => {
   });
   it('calls a FailureReason on the expected config a failure', () => {
     expect(judgeEndpoint({ ...base, failureReason: 'scaling failed' }, 'new')).toBe('endpoint claims reports a failure: scaling failed');
+  });
+});
+
+describe('status tables', () => {
+  it('list every status the SDK knows for each resource (checked when the test compiles)', () => {
+    type Complete<All, Listed> = [Exclude<All, Listed>] extends [never] ? true : false;
+    const endpoint: Complete<EndpointStatus, (typeof ENDPOINT_STATUSES)[number]> = true;
+    const training: Complete<TrainingJobStatus, (typeof TRAINING_JOB_STATUSES)[number]> = true;
+    const transform: Complete<TransformJobStatus, (typeof TRANSFORM_JOB_STATUSES)[number]> = true;
+    expect([endpoint, training, transform]).toEqual([true, true, true]);
+  });
+  it('classify every in-flight endpoint status as in progress and every failed one as failed', () => {
+    for (const s of ENDPOINT_STATUSES) {
+      const expected = s === 'InService' ? 'done' : ENDPOINT_FAILED_STATUSES.has(s) ? 'failed' : 'in-progress';
+      expect([s, classifyEndpoint({ EndpointStatus: s }).state]).toEqual([s, expected]);
+      if (ENDPOINT_IN_FLIGHT_STATUSES.has(s)) expect(expected).toBe('in-progress');
+    }
+  });
+  it('classify a running job as in progress and an ended one as done or failed', () => {
+    for (const s of TRANSFORM_JOB_STATUSES) {
+      const state = classifyTransformJob({ TransformJobStatus: s }).state;
+      expect([s, state === 'in-progress']).toEqual([s, JOB_RUNNING_STATUSES.has(s)]);
+      expect([s, state !== 'in-progress']).toEqual([s, JOB_ENDED_STATUSES.has(s)]);
+    }
   });
 });

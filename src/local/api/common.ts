@@ -296,6 +296,14 @@ function timeFilters(v: Validator): (created: number, modified?: number) => bool
     (mb === undefined || modified === undefined || modified < mb);
 }
 
+/** The StatusEquals filter of a List* operation, checked against the resource's status table. */
+export function statusEquals<T>(statuses: readonly string[], statusOf: (t: T) => string): NonNullable<ListSpec<T, string>['filters']> {
+  return (v) => {
+    const status = v.oneOf('StatusEquals', statuses);
+    return { keep: (t) => !status || statusOf(t) === status, bound: [status] };
+  };
+}
+
 export interface ListSpec<T, By extends string> {
   nameOf: (t: T) => string;
   times: (t: T) => [created: number, modified?: number];

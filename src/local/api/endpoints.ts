@@ -1,5 +1,6 @@
 // Endpoints: Create/Describe/Update/Delete/List, the status machine driven by
 // the endpoint runtime, and SageMaker Runtime's InvokeEndpoint.
+import { ENDPOINT_FAILED_STATUSES, ENDPOINT_IN_FLIGHT_STATUSES, ENDPOINT_STATUSES } from '../../aws/status';
 import { resourceLimitExceeded, SageMakerError, validation } from '../errors';
 import type { InvokeRequest, InvokeResponse, VariantSpec } from '../runtime';
 import { key, type EndpointRecord, type EndpointStatus, type JsonObject } from '../state';
@@ -11,23 +12,15 @@ import {
   nowSeconds,
   saveTags,
   snapshot,
+  statusEquals,
   Validator,
   type ApiContext,
   type Handler,
 } from './common';
 import { findEndpointConfig, findModel, modelContainer } from './models';
 
-const STATUSES = [
-  'OutOfService',
-  'Creating',
-  'Updating',
-  'SystemUpdating',
-  'RollingBack',
-  'InService',
-  'Deleting',
-  'Failed',
-  'UpdateRollbackFailed',
-] as const;
+/** Serving, or about to: a Deleting endpoint is giving its processes back. */
+const holdsProcesses = (status: string): boolean => status === 'InService' || (ENDPOINT_IN_FLIGHT_STATUSES.has(status) && status !== 'Deleting');
 
 const missingEndpoint = (ctx: ApiContext, name: string) =>
   validation(`Could not find endpoint "${arn(ctx, 'endpoint', name)}".`);
@@ -167,9 +160,7 @@ export const createEndpoint: Handler = (ctx, req) => {
   const config = findEndpointConfig(ctx, configName);
   const specs = variantSpecs(ctx, configName);
   // Endpoints that hold (or are about to hold) serving processes count; Failed and Deleting ones do not.
-  const holding = Object.values(ctx.state.data.endpoints).filter((r) =>
-    ['Creating', 'InService', 'Updating', 'SystemUpdating', 'RollingBack'].includes(r.describe.EndpointStatus),
-  ).length;
+  const holding = Object.values(ctx.state.data.endpoints).filter((r) => holdsProcesses(r.describe.EndpointStatus)).length;
   if (holding >= ctx.limits.maxEndpoints) {
     throw resourceLimitExceeded(
       'Number of endpoints',
@@ -279,10 +270,7 @@ export const listEndpoints: Handler = (ctx, req) => {
     times: (d) => [d.CreationTime, d.LastModifiedTime],
     sortKeys: { Name: (d) => d.EndpointName, CreationTime: (d) => d.CreationTime, Status: (d) => d.EndpointStatus },
     defaultOrder: 'Descending',
-    filters: (v) => {
-      const status = v.oneOf('StatusEquals', STATUSES);
-      return { keep: (d) => !status || d.EndpointStatus === status, bound: [status] };
-    },
+    filters: statusEquals(ENDPOINT_STATUSES, (d) => d.EndpointStatus),
   });
   return compact({
     Endpoints: items.map((d) => ({
@@ -304,7 +292,7 @@ export function recoverEndpoints(ctx: ApiContext): void {
       delete ctx.state.data.endpoints[key(d.EndpointName)];
       continue;
     }
-    if (d.EndpointStatus === 'Failed' || d.EndpointStatus === 'OutOfService') continue;
+    if (ENDPOINT_FAILED_STATUSES.has(d.EndpointStatus)) continue;
     let specs = rec.variants;
     if (!specs) {
       try {

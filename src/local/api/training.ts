@@ -1,5 +1,6 @@
 // Training jobs: CreateTrainingJob, DescribeTrainingJob, StopTrainingJob, ListTrainingJobs.
 import { join } from 'node:path';
+import { JOB_RUNNING_STATUSES, TRAINING_JOB_STATUSES } from '../../aws/status';
 import { resourceInUse, resourceLimitExceeded, validation } from '../errors';
 import type { TrainingOutcome, TrainingProgress, TrainingRunRequest } from '../runtime';
 import { key, type Json, type JsonObject, type TrainingJobRecord, type TrainingJobStatus } from '../state';
@@ -12,6 +13,7 @@ import {
   nowSeconds,
   saveTags,
   snapshot,
+  statusEquals,
   Validator,
   type ApiContext,
   type Handler,
@@ -20,7 +22,6 @@ import {
 export const RESTART_REASON = 'The local control plane restarted while the job was running; start a new job.';
 
 const ROLE_PATTERN = /^arn:aws[a-z-]*:iam::\d{12}:role\/?[a-zA-Z_0-9+=,.@\-_/]+$/;
-const STATUSES = ['InProgress', 'Completed', 'Failed', 'Stopping', 'Stopped'] as const;
 
 const notFound = () => validation('Requested resource not found.');
 
@@ -220,7 +221,7 @@ export const createTrainingJob: Handler = (ctx, req) => {
     );
   }
   const running = Object.values(ctx.state.data.trainingJobs).filter(
-    (r) => r.describe.TrainingJobStatus === 'InProgress' || r.describe.TrainingJobStatus === 'Stopping',
+    (r) => JOB_RUNNING_STATUSES.has(r.describe.TrainingJobStatus),
   ).length;
   if (running >= ctx.limits.maxTrainingJobs) {
     const type = isObject(req.ResourceConfig) && typeof req.ResourceConfig.InstanceType === 'string' ? req.ResourceConfig.InstanceType : 'ml.m5.large';
@@ -314,10 +315,7 @@ export const listTrainingJobs: Handler = (ctx, req) => {
     times: (d) => [d.CreationTime, d.LastModifiedTime],
     sortKeys: { Name: (d) => d.TrainingJobName, CreationTime: (d) => d.CreationTime, Status: (d) => d.TrainingJobStatus },
     defaultOrder: 'Ascending',
-    filters: (v) => {
-      const status = v.oneOf('StatusEquals', STATUSES);
-      return { keep: (d) => !status || d.TrainingJobStatus === status, bound: [status] };
-    },
+    filters: statusEquals(TRAINING_JOB_STATUSES, (d) => d.TrainingJobStatus),
   });
   return compact({
     TrainingJobSummaries: items.map((d) =>
@@ -339,8 +337,7 @@ export const listTrainingJobs: Handler = (ctx, req) => {
 export function recoverTrainingJobs(ctx: ApiContext): void {
   let changed = false;
   for (const rec of Object.values(ctx.state.data.trainingJobs)) {
-    const s = rec.describe.TrainingJobStatus;
-    if (s === 'InProgress' || s === 'Stopping') {
+    if (JOB_RUNNING_STATUSES.has(rec.describe.TrainingJobStatus)) {
       finish(rec, 'Failed', { failureReason: RESTART_REASON, logFile: trainingLogFile(ctx, rec.describe.TrainingJobName) });
       changed = true;
     }

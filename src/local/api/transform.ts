@@ -2,6 +2,7 @@
 // input (file:// only) and the answers land in `<S3OutputPath>/<file>.out`.
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
+import { JOB_RUNNING_STATUSES } from '../../aws/status';
 import { resourceInUse, validation } from '../errors';
 import { key, type TransformJobRecord, type TransformJobStatus } from '../state';
 import { arn, compact, localPath, nowSeconds, saveTags, snapshot, Validator, type ApiContext, type Handler } from './common';
@@ -196,8 +197,7 @@ export const stopTransformJob: Handler = (ctx, req) => {
 /** After a restart: a transform cut off ends Failed, as a training job does. */
 export function recoverTransformJobs(ctx: ApiContext, reason: string): void {
   for (const rec of Object.values(ctx.state.data.transformJobs)) {
-    const s = rec.describe.TransformJobStatus;
-    if (s === 'InProgress' || s === 'Stopping') end(rec, 'Failed', reason);
+    if (JOB_RUNNING_STATUSES.has(rec.describe.TransformJobStatus)) end(rec, 'Failed', reason);
   }
   ctx.state.save();
 }
