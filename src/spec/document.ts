@@ -129,6 +129,7 @@ function readYamlUnguarded(text: string): { value: unknown } | { issues: SpecIss
       issue.column = pos.col;
     }
     if (TOO_DEEP.test(problem.message)) return { issues: [{ ...tooDeepIssue(), ...at(problem.pos[0]) }] };
+    if (problem.code === 'MULTIPLE_DOCS') issue.message = 'the file holds more than one YAML document (a second ---); a spec is one document: keep one';
     return { issues: [issue] };
   }
   const warning = doc.warnings[0];

@@ -48,7 +48,7 @@ const ENV_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const CONTROL_MESSAGE = 'must be one line of plain text: remove line breaks, tabs and other control characters';
 
 /** A string of at most `max` characters without control characters. The length is checked first, so no pattern runs on a huge string. */
-const text = (max: number) => z.string().max(max, { abort: true }).regex(PLAIN_TEXT, { message: CONTROL_MESSAGE });
+const text = (max: number) => z.string().max(max, { abort: true }).regex(PLAIN_TEXT, { message: CONTROL_MESSAGE, abort: true });
 
 const sageMakerName = (max: number) =>
   z
@@ -130,7 +130,7 @@ export const ImageSpec = z
       .describe('ECR repository (or local image store repository) the build is pushed to; defaults to the pipeline name'),
     uri: z
       .string()
-      .min(1)
+      .min(1, { abort: true })
       .max(MAX_IMAGE_URI_LENGTH, { abort: true })
       .regex(IMAGE_REFERENCE, {
         message:
