@@ -1,0 +1,275 @@
+// Captures trainingPipeline histories for the replay test (test/replay): each
+// scenario runs the pipeline for real (a Temporal dev server, a worker with
+// the real activities, the local control plane and the claims-severity
+// example) and writes its run's history to <out>/<scenario>.json, the JSON
+// `temporal workflow show --output json` prints.
+//   npm run histories:capture -- --list
+//   npm run histories:capture -- deployed rolled-back
+//   npm run histories:capture -- all --out /tmp/histories
+//   (--docker: build and run the example with the Docker engine, not in process mode)
+import { CancelledFailure, Client, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { injectFault } from '../src/local/admin-client';
+import type { PipelineSpec } from '../src/spec';
+import { executableFor, searchAttributeKeys, withStartRetries } from '../src/temporal-server';
+import {
+  approvalSignal,
+  approveUpdate,
+  rejectUpdate,
+  trainingPipeline,
+  type PipelineInput,
+  type PipelineOutcome,
+  type PipelineResult,
+} from '../src/workflows';
+import { deepMerge, pipelineInput, startE2e, waitForStatus, type E2eEnv, type SpecOverrides } from '../test/e2e/helpers';
+import { HISTORIES_DIR, historyText, historyWorkflowId } from '../test/replay/histories';
+
+const ROOT = resolve(__dirname, '..');
+/** In place of `pid@host`, which would put the capturing machine's name into every history. */
+const IDENTITY = 'champ-history-capture';
+const TASK_QUEUE = 'champ-histories';
+/** Fixed names, and the build context relative to the working directory (the repository root), so no machine path enters a history. */
+const NEUTRAL_SPEC = { name: 'claims-severity', image: { context: 'examples/claims-severity' }, deployment: { endpointName: 'claims-severity' } };
+
+type PipelineHandle = WorkflowHandle<typeof trainingPipeline>;
+
+interface Run {
+  env: E2eEnv;
+  /** The example's spec under fixed, neutral names; `overrides` merged on top. */
+  spec(overrides?: SpecOverrides): PipelineSpec;
+  /** Starts the run this scenario captures (workflow id `history-<scenario>`). */
+  start(spec: PipelineSpec, extra?: Partial<PipelineInput>): Promise<PipelineHandle>;
+  /** Runs a pipeline to `deployed` first, e.g. so the captured run updates a live endpoint. */
+  deployFirst(spec: PipelineSpec): Promise<PipelineResult>;
+}
+
+interface Scenario {
+  summary: string;
+  /** Drives the captured run to its end and checks that it ended as the scenario says. */
+  run(r: Run): Promise<void>;
+}
+
+const SCENARIOS: Record<string, Scenario> = {
+  deployed: {
+    summary: 'approval required, approved by the approve update; the endpoint is created, verified, the candidate promoted',
+    run: (r) =>
+      reviewed(r, 'deployed', (handle, modelVersion) =>
+        handle.executeUpdate(approveUpdate, { args: [{ modelVersion, reviewer: 'alice', comment: 'metrics as expected' }] }),
+      ),
+  },
+  'deployed-update-by-signal': {
+    summary: 'a live endpoint is updated to the new model, approved by the approval signal (the Web UI path)',
+    async run(r) {
+      await r.deployFirst(r.spec());
+      await reviewed(r, 'deployed', (handle, modelVersion) =>
+        handle.signal(approvalSignal, { approved: true, reviewer: 'bob', comment: 'approved from the Web UI', modelVersion }),
+      );
+    },
+  },
+  'rejected-by-gate': {
+    summary: 'the candidate misses a threshold: nothing is registered or deployed',
+    async run(r) {
+      const handle = await r.start(r.spec({ gate: { thresholds: [{ metric: 'validation:gini', op: '>=', value: 0.99 }] } }));
+      await expectOutcome(handle, 'rejected-by-gate');
+    },
+  },
+  'rejected-by-reviewer': {
+    summary: 'approval required, rejected by the reject update; the package is marked Rejected',
+    run: (r) =>
+      reviewed(r, 'rejected-by-reviewer', (handle, modelVersion) =>
+        handle.executeUpdate(rejectUpdate, { args: [{ modelVersion, reviewer: 'alice', reason: 'gini too low for production' }] }),
+      ),
+  },
+  'approval-timed-out': {
+    summary: 'nobody decides within approval.timeout (3 s here) and onTimeout is reject',
+    async run(r) {
+      const handle = await r.start(r.spec({ approval: { required: true, timeout: '3s', onTimeout: 'reject' } }));
+      await expectOutcome(handle, 'approval-timed-out');
+    },
+  },
+  'rolled-back': {
+    summary: 'a live endpoint is updated to a model that fails its smoke test: put back on the old config, new config and model deleted',
+    async run(r) {
+      await r.deployFirst(r.spec());
+      const failing = r.spec({
+        training: { hyperparameters: { power: 1.5, max_iter: 50, l2: 1 } },
+        gate: { champion: undefined },
+        deployment: { smokeTest: { expectJsonPaths: ['does.not.exist'] } },
+      });
+      await expectOutcome(await r.start(failing), 'rolled-back');
+    },
+  },
+  'skipped-data-unchanged': {
+    summary: 'a scheduled run whose training data equals the champion\'s ends before training',
+    async run(r) {
+      const spec = r.spec({ schedule: { cron: '0 3 * * 1', overlap: 'skip', skipWhenDataUnchanged: true } });
+      await r.deployFirst(spec);
+      await expectOutcome(await r.start(spec, { trigger: 'schedule', requestedBy: 'weekly-retrain' }), 'skipped-data-unchanged');
+    },
+  },
+  'cancelled-during-training': {
+    summary: 'cancelled while the training job runs: the job is stopped, nothing deployed',
+    async run(r) {
+      // Training takes about a second locally; the hold keeps it InProgress until the cancel lands.
+      await injectFault(r.env.sageMakerUrl, { kind: 'hold', resource: 'training', status: 'InProgress', ms: 60_000 });
+      const handle = await r.start(r.spec());
+      await waitForStatus(handle, (s) => s.stage === 'training' && s.resources.trainingJob !== undefined);
+      // The awaitTraining poll must be running, not just the start: that is the state a cancel usually finds.
+      await waitForActivity(handle, 'awaitTraining');
+      await handle.cancel();
+      const err = await handle.result().then(() => undefined, (e: unknown) => e);
+      if (!(err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure)) throw new Error(`expected a cancelled run, got ${String(err)}`);
+    },
+  },
+  'failed-compensated': {
+    summary: 'CreateEndpointConfig fails for good (an account limit): the model is deleted and the package rejected, the run fails',
+    async run(r) {
+      await injectFault(r.env.sageMakerUrl, {
+        operation: 'CreateEndpointConfig',
+        mode: 'error',
+        count: 1,
+        errorType: 'ResourceLimitExceeded',
+        httpStatus: 400,
+        message: "The account-level service limit 'ml.m5.large for endpoint usage' is 0 Instances, with current utilization of 0 Instances and a request delta of 1 Instances.",
+      });
+      const handle = await r.start(r.spec());
+      const err = await handle.result().then(() => undefined, (e: unknown) => e);
+      if (!(err instanceof WorkflowFailedError) || err.cause instanceof CancelledFailure) throw new Error(`expected a failed run, got ${String(err)}`);
+      const status = await waitForStatus(handle, (s) => s.stage === 'done');
+      if (status.outcome !== 'failed') throw new Error(`expected outcome failed, got ${status.outcome}`);
+    },
+  },
+};
+
+/** Starts a run that requires approval, answers it with `decide` once it waits, and checks how it ends. */
+async function reviewed(r: Run, outcome: PipelineOutcome, decide: (handle: PipelineHandle, modelVersion: number) => Promise<unknown>): Promise<void> {
+  const handle = await r.start(r.spec({ approval: { required: true, timeout: '10m' } }));
+  const status = await waitForStatus(handle, (s) => s.stage === 'awaiting-approval' && s.approval?.awaiting === true);
+  await decide(handle, status.approval?.modelVersion ?? 0);
+  await expectOutcome(handle, outcome);
+}
+
+async function expectOutcome(handle: PipelineHandle, outcome: PipelineOutcome): Promise<void> {
+  const result = await handle.result();
+  if (result.outcome !== outcome) throw new Error(`expected outcome ${outcome}, got ${result.outcome}: ${result.reason ?? ''}`);
+}
+
+async function waitForActivity(handle: PipelineHandle, activityType: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const { raw } = await handle.describe();
+    if ((raw.pendingActivities ?? []).some((a) => a.activityType?.name === activityType)) return;
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  throw new Error(`${activityType} never became pending within ${timeoutMs} ms`);
+}
+
+/**
+ * Failures' stack traces name the files of this checkout and its node_modules;
+ * relative, they read the same from any machine. Only plain-text fields change:
+ * payloads (inputs, results, failure details) are base64 and stay as they were,
+ * and replay reads no stack trace.
+ */
+function withoutCheckoutPaths(json: string): string {
+  const sdk = realpathSync(require.resolve('@temporalio/worker'));
+  const modulesParent = sdk.slice(0, sdk.lastIndexOf('/node_modules/'));
+  const prefixes = [...new Set([realpathSync(ROOT), ROOT, modulesParent])].map((p) => `${p}/`);
+  return prefixes.reduce((text, prefix) => text.split(prefix).join(''), json);
+}
+
+/** Refuses a history that names this machine or holds a credential (design principle 8). */
+function checkNeutral(name: string, json: string): void {
+  const forbidden = [hostname(), process.env.AWS_ACCESS_KEY_ID, process.env.AWS_SECRET_ACCESS_KEY, process.env.AWS_SESSION_TOKEN].filter(
+    (s): s is string => typeof s === 'string' && s.length >= 4,
+  );
+  for (const s of forbidden) if (json.includes(s)) throw new Error(`history ${name} contains "${s.slice(0, 4)}…" (a host name or credential): not written`);
+  if (/AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}/.test(json)) throw new Error(`history ${name} contains an AWS access key id: not written`);
+}
+
+async function capture(name: string, scenario: Scenario, temporal: TestWorkflowEnvironment, bundle: { code: string }, out: string): Promise<void> {
+  const env = await startE2e();
+  try {
+    const client = new Client({ connection: temporal.connection, identity: IDENTITY });
+    const worker = await Worker.create({
+      connection: temporal.nativeConnection,
+      taskQueue: TASK_QUEUE,
+      identity: IDENTITY,
+      workflowBundle: bundle,
+      activities: env.activities,
+    });
+    const workflowId = historyWorkflowId(name);
+    let setups = 0;
+    const run: Run = {
+      env,
+      spec: (overrides = {}) => env.makeSpec(deepMerge(NEUTRAL_SPEC, overrides)),
+      start: (spec, extra = {}) => client.workflow.start(trainingPipeline, { taskQueue: TASK_QUEUE, workflowId, args: [pipelineInput(spec, { requestedBy: 'alice', ...extra })] }),
+      async deployFirst(spec) {
+        setups += 1;
+        const result = await client.workflow.execute(trainingPipeline, {
+          taskQueue: TASK_QUEUE,
+          workflowId: `${workflowId}-setup-${setups}`,
+          args: [pipelineInput(spec, { requestedBy: 'alice' })],
+        });
+        if (result.outcome !== 'deployed') throw new Error(`setup run ended ${result.outcome}: ${result.reason ?? ''}`);
+        return result;
+      },
+    };
+    await worker.runUntil(scenario.run(run));
+    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    const text = withoutCheckoutPaths(historyText(history));
+    checkNeutral(name, text);
+    const file = join(out, `${name}.json`);
+    writeFileSync(file, text);
+    console.log(`${name}: ${history.events?.length ?? 0} events, ${(Buffer.byteLength(text) / 1024).toFixed(1)} KiB -> ${file}`);
+  } finally {
+    await env.stop();
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  let out = HISTORIES_DIR;
+  const names: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--out') out = resolve(argv[++i] ?? '.');
+    else if (argv[i] !== '--list' && argv[i] !== '--docker') names.push(argv[i]!);
+  }
+  if (argv.includes('--list') || names.length === 0) {
+    console.log('scenarios (npm run histories:capture -- <scenario>... | all [--out DIR]):');
+    for (const [name, s] of Object.entries(SCENARIOS)) console.log(`  ${name.padEnd(28)}${s.summary}`);
+    return;
+  }
+  const chosen = names.includes('all') ? Object.keys(SCENARIOS) : names;
+  const unknown = chosen.filter((n) => !(n in SCENARIOS));
+  if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; --list shows them`);
+
+  // Relative image contexts resolve against the working directory.
+  process.chdir(ROOT);
+  // The example runs in the control plane's process mode unless asked: a Docker build needs the network
+  // and minutes, and the workflow's commands are the same either way.
+  if (!argv.includes('--docker')) process.env.DOCKER_HOST = 'unix:///nonexistent/docker.sock';
+  mkdirSync(out, { recursive: true });
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const temporal = await withStartRetries(() =>
+    TestWorkflowEnvironment.createLocal({
+      server: { executable: executableFor('temporal'), ip: '127.0.0.1', searchAttributes: searchAttributeKeys, log: { format: 'pretty', level: 'error' } },
+    }),
+  );
+  try {
+    const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../src/workflows'), logger: new DefaultLogger('WARN') });
+    for (const name of chosen) await capture(name, SCENARIOS[name]!, temporal, bundle, out);
+  } finally {
+    await temporal.teardown();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+    process.exit(1);
+  },
+);
