@@ -217,6 +217,14 @@ export class Validator {
   }
 }
 
+/** The one name a Describe*, Delete* or Stop* request carries, checked; any other member is refused. */
+export function nameOnly(req: JsonObject, path: string): string {
+  const v = new Validator(req);
+  const name = v.name(path) as string;
+  v.done();
+  return name;
+}
+
 /** Epoch seconds from a request timestamp (the SDK sends numbers; accept ISO strings too). */
 export function timeArg(v: Json | undefined): number | undefined {
   if (typeof v === 'number') return v;

@@ -9,6 +9,7 @@ import {
   compact,
   isObject,
   listResources,
+  nameOnly,
   nowSeconds,
   saveTags,
   snapshot,
@@ -190,9 +191,7 @@ export const createEndpoint: Handler = (ctx, req) => {
 };
 
 export const describeEndpoint: Handler = (ctx, req) => {
-  const v = new Validator(req);
-  const name = v.name('EndpointName') as string;
-  v.done();
+  const name = nameOnly(req, 'EndpointName');
   return snapshot(findEndpoint(ctx, name).describe);
 };
 
@@ -254,9 +253,7 @@ function removeEndpoint(ctx: ApiContext, rec: EndpointRecord): void {
 }
 
 export const deleteEndpoint: Handler = (ctx, req) => {
-  const v = new Validator(req);
-  const name = v.name('EndpointName') as string;
-  v.done();
+  const name = nameOnly(req, 'EndpointName');
   const rec = findEndpoint(ctx, name);
   if (rec.describe.EndpointStatus === 'Deleting') return {};
   removeEndpoint(ctx, rec);

@@ -7,6 +7,7 @@ import {
   isObject,
   localPath,
   NAME_PATTERN,
+  nameOnly,
   nowSeconds,
   pageArgs,
   paginate,
@@ -95,17 +96,13 @@ export const createModel: Handler = (ctx, req) => {
 };
 
 export const describeModel: Handler = (ctx, req) => {
-  const v = new Validator(req);
-  const name = v.name('ModelName') as string;
-  v.done();
+  const name = nameOnly(req, 'ModelName');
   return snapshot(findModel(ctx, name).describe);
 };
 
 /** SageMaker lets a model in use by an endpoint config be deleted: the endpoint keeps serving. */
 export const deleteModel: Handler = (ctx, req) => {
-  const v = new Validator(req);
-  const name = v.name('ModelName') as string;
-  v.done();
+  const name = nameOnly(req, 'ModelName');
   const rec = findModel(ctx, name);
   delete ctx.state.data.models[key(name)];
   delete ctx.state.data.tags[rec.describe.ModelArn];
@@ -180,17 +177,13 @@ export const createEndpointConfig: Handler = (ctx, req) => {
 };
 
 export const describeEndpointConfig: Handler = (ctx, req) => {
-  const v = new Validator(req);
-  const name = v.name('EndpointConfigName') as string;
-  v.done();
+  const name = nameOnly(req, 'EndpointConfigName');
   return snapshot(findEndpointConfig(ctx, name).describe);
 };
 
 /** Allowed even while an endpoint uses the config, as in SageMaker: the endpoint keeps serving. */
 export const deleteEndpointConfig: Handler = (ctx, req) => {
-  const v = new Validator(req);
-  const name = v.name('EndpointConfigName') as string;
-  v.done();
+  const name = nameOnly(req, 'EndpointConfigName');
   const rec = findEndpointConfig(ctx, name);
   delete ctx.state.data.endpointConfigs[key(name)];
   delete ctx.state.data.tags[rec.describe.EndpointConfigArn];

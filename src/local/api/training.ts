@@ -10,6 +10,7 @@ import {
   isObject,
   listResources,
   localPath,
+  nameOnly,
   nowSeconds,
   saveTags,
   snapshot,
@@ -278,19 +279,15 @@ export const createTrainingJob: Handler = (ctx, req) => {
 };
 
 export const describeTrainingJob: Handler = (ctx, req) => {
-  const v = new Validator(req);
-  const name = v.name('TrainingJobName');
-  v.done();
-  const d = snapshot(find(ctx, name as string).describe);
+  const name = nameOnly(req, 'TrainingJobName');
+  const d = snapshot(find(ctx, name).describe);
   delete d.LocalLogFile;
   return d;
 };
 
 export const stopTrainingJob: Handler = async (ctx, req) => {
-  const v = new Validator(req);
-  const name = v.name('TrainingJobName');
-  v.done();
-  const rec = find(ctx, name as string);
+  const name = nameOnly(req, 'TrainingJobName');
+  const rec = find(ctx, name);
   const status = rec.describe.TrainingJobStatus;
   if (status !== 'InProgress') {
     throw validation(`The request was rejected because the training job is in status ${status}.`);
@@ -298,7 +295,7 @@ export const stopTrainingJob: Handler = async (ctx, req) => {
   rec.describe.TrainingJobStatus = 'Stopping';
   transition(rec, 'Stopping', 'Stopping the training job');
   ctx.state.save();
-  const k = key(name as string);
+  const k = key(name);
   if (ctx.live.training.has(k)) {
     ctx.track(ctx.training.stop(rec.describe.TrainingJobName).catch((e: Error) => ctx.log(`stop ${k}: ${e.message}`)));
   } else {

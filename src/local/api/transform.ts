@@ -5,7 +5,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { JOB_RUNNING_STATUSES } from '../../aws/status';
 import { resourceInUse, validation } from '../errors';
 import { key, type TransformJobRecord, type TransformJobStatus } from '../state';
-import { arn, compact, localPath, nowSeconds, saveTags, snapshot, Validator, type ApiContext, type Handler } from './common';
+import { arn, compact, localPath, nameOnly, nowSeconds, saveTags, snapshot, Validator, type ApiContext, type Handler } from './common';
 import { findModel, modelContainer } from './models';
 
 async function filesUnder(dir: string): Promise<string[]> {
@@ -173,16 +173,12 @@ function findTransform(ctx: ApiContext, name: string): TransformJobRecord {
 }
 
 export const describeTransformJob: Handler = (ctx, req) => {
-  const v = new Validator(req);
-  const name = v.name('TransformJobName') as string;
-  v.done();
+  const name = nameOnly(req, 'TransformJobName');
   return snapshot(findTransform(ctx, name).describe);
 };
 
 export const stopTransformJob: Handler = (ctx, req) => {
-  const v = new Validator(req);
-  const name = v.name('TransformJobName') as string;
-  v.done();
+  const name = nameOnly(req, 'TransformJobName');
   const rec = findTransform(ctx, name);
   const status = rec.describe.TransformJobStatus;
   if (status !== 'InProgress') throw validation(`The request was rejected because the transform job is in status ${status}.`);
