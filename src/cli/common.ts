@@ -71,9 +71,10 @@ export function loadSpecOrExplain(path: string) {
     return loadSpecFile(path);
   } catch (err) {
     if (err instanceof SpecError) {
-      // An unreadable file is not a spec with bad fields: one line says so.
-      const unreadable = err.issues.length === 1 && err.issues[0]!.path === '' && err.issues[0]!.line === undefined;
-      if (unreadable) throw new CliError(`${path}: ${err.issues[0]!.message}`, EXIT.usage);
+      // An unreadable file is not a spec with bad fields: one line says so. A
+      // document-level problem (too many aliases, too large) is a bad spec.
+      const only = err.issues.length === 1 ? err.issues[0]! : undefined;
+      if (only && only.path === '' && only.message.startsWith('cannot read the spec file')) throw new CliError(`${path}: ${only.message}`, EXIT.usage);
       throw new CliError(`${path}: invalid pipeline spec\n${err.format()}`, EXIT.usage);
     }
     throw new CliError(`${path}: ${firstLine(err)}`, EXIT.usage);

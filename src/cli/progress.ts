@@ -8,6 +8,7 @@ import {
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
+import { setMaxListeners } from 'node:events';
 import { statusQuery, type PipelineResult, type PipelineStage, type PipelineStatus, type trainingPipeline } from '../workflows';
 import { CliError, EXIT, firstLine, type CliIO } from './common';
 
@@ -131,9 +132,20 @@ export async function follow(client: Client, handle: PipelineHandle, io: CliIO, 
   const pollMs = options.pollMs ?? 1000;
   const shown = new Set<string>();
   // Aborted when we stop following: a call still pending then (a query or the
-  // result's long poll) must not retry on the closed connection.
-  const abort = new AbortController();
-  const result = client.withAbortSignal(abort.signal, () => handle.result());
+  // result's long poll) must not retry on the closed connection. The SDK adds
+  // an abort listener for every gRPC call and never removes it, so each query
+  // has its own signal, and the result's (one listener per long poll, a few a
+  // minute) may have any number.
+  const pending = new Set<AbortController>();
+  const abortable = <T>(fn: () => Promise<T>): Promise<T> => {
+    const abort = new AbortController();
+    pending.add(abort);
+    return client.withAbortSignal(abort.signal, fn).finally(() => pending.delete(abort));
+  };
+  const resultAbort = new AbortController();
+  setMaxListeners(0, resultAbort.signal);
+  pending.add(resultAbort);
+  const result = client.withAbortSignal(resultAbort.signal, () => handle.result());
   let finished = false;
   let interrupted = false;
   // Settles when the run ends or the user presses Ctrl-C. A query to a run whose
@@ -159,8 +171,7 @@ export async function follow(client: Client, handle: PipelineHandle, io: CliIO, 
   };
   try {
     while (!finished && !interrupted && !hookFailed) {
-      const query = client
-        .withAbortSignal(abort.signal, () => handle.query(statusQuery))
+      const query = abortable(() => handle.query(statusQuery))
         .then(
           show,
           () => undefined, // the workflow may have just closed; result() tells
@@ -175,7 +186,7 @@ export async function follow(client: Client, handle: PipelineHandle, io: CliIO, 
   } finally {
     removeInterrupt?.();
     // The result has settled unless interrupted; what is still pending is dropped.
-    abort.abort();
+    for (const abort of pending) abort.abort();
   }
   if (hookFailed) throw hookFailed.err;
   if (interrupted && !finished) {
