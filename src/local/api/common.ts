@@ -323,18 +323,19 @@ export interface ListSpec<T, By extends string> {
    * `bound` tie a NextToken to them, as NameContains, SortBy and SortOrder are.
    */
   filters?: (v: Validator) => { keep: (t: T) => boolean; bound: unknown[] };
+  /** The answer's member that holds the page, e.g. `Endpoints`. */
+  field: string;
+  /** One item of the page as the operation summarizes it; undefined members are left out. */
+  summary: (t: T) => Record<string, unknown>;
 }
 
 /**
  * The List* shape most resources share: MaxResults (1-100, default 10) and
  * NextToken, NameContains (case-insensitive), the operation's own filters,
- * SortBy (default CreationTime), SortOrder and the time filters.
+ * SortBy (default CreationTime), SortOrder and the time filters. Answers
+ * the page of summaries and the NextToken.
  */
-export function listResources<T, By extends string>(
-  req: JsonObject,
-  all: T[],
-  spec: ListSpec<T, By>,
-): { page: T[]; nextToken?: string } {
+export function listResources<T, By extends string>(req: JsonObject, all: T[], spec: ListSpec<T, By>): JsonObject {
   const v = new Validator(req);
   const page = pageArgs(v, 10);
   const nameContains = v.str('NameContains', { max: 63 });
@@ -349,7 +350,8 @@ export function listResources<T, By extends string>(
     .filter(own.keep)
     .filter((t) => inTime(...spec.times(t)));
   const sorted = sortBy(matching, spec.sortKeys[by], order);
-  return paginate(sorted, page, JSON.stringify([nameContains, ...own.bound, by, order]));
+  const { page: items, nextToken } = paginate(sorted, page, JSON.stringify([nameContains, ...own.bound, by, order]));
+  return compact({ [spec.field]: items.map((t) => compact(spec.summary(t))), NextToken: nextToken });
 }
 
 export function saveTags(ctx: ApiContext, resourceArn: string, tags: Tag[]): void {

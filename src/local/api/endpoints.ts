@@ -262,22 +262,20 @@ export const deleteEndpoint: Handler = (ctx, req) => {
 
 export const listEndpoints: Handler = (ctx, req) => {
   const all = Object.values(ctx.state.data.endpoints).map((r) => r.describe);
-  const { page: items, nextToken } = listResources(req, all, {
+  return listResources(req, all, {
     nameOf: (d) => d.EndpointName,
     times: (d) => [d.CreationTime, d.LastModifiedTime],
     sortKeys: { Name: (d) => d.EndpointName, CreationTime: (d) => d.CreationTime, Status: (d) => d.EndpointStatus },
     defaultOrder: 'Descending',
     filters: statusEquals(ENDPOINT_STATUSES, (d) => d.EndpointStatus),
-  });
-  return compact({
-    Endpoints: items.map((d) => ({
+    field: 'Endpoints',
+    summary: (d) => ({
       EndpointName: d.EndpointName,
       EndpointArn: d.EndpointArn,
       CreationTime: d.CreationTime,
       LastModifiedTime: d.LastModifiedTime,
       EndpointStatus: d.EndpointStatus,
-    })),
-    NextToken: nextToken,
+    }),
   });
 };
 

@@ -71,23 +71,19 @@ export const describeModelPackageGroup: Handler = (ctx, req) => {
 
 export const listModelPackageGroups: Handler = (ctx, req) => {
   const all = Object.values(ctx.state.data.packageGroups).map((g) => g.describe);
-  const { page: items, nextToken } = listResources(req, all, {
+  return listResources(req, all, {
     nameOf: (d) => d.ModelPackageGroupName,
     times: (d) => [d.CreationTime],
     sortKeys: { Name: (d) => d.ModelPackageGroupName, CreationTime: (d) => d.CreationTime },
     defaultOrder: 'Descending',
-  });
-  return compact({
-    ModelPackageGroupSummaryList: items.map((d) =>
-      compact({
-        ModelPackageGroupName: d.ModelPackageGroupName,
-        ModelPackageGroupArn: d.ModelPackageGroupArn,
-        ModelPackageGroupDescription: d.ModelPackageGroupDescription,
-        CreationTime: d.CreationTime,
-        ModelPackageGroupStatus: d.ModelPackageGroupStatus,
-      }),
-    ),
-    NextToken: nextToken,
+    field: 'ModelPackageGroupSummaryList',
+    summary: (d) => ({
+      ModelPackageGroupName: d.ModelPackageGroupName,
+      ModelPackageGroupArn: d.ModelPackageGroupArn,
+      ModelPackageGroupDescription: d.ModelPackageGroupDescription,
+      CreationTime: d.CreationTime,
+      ModelPackageGroupStatus: d.ModelPackageGroupStatus,
+    }),
   });
 };
 
@@ -202,7 +198,7 @@ export const updateModelPackage: Handler = (ctx, req) => {
 
 export const listModelPackages: Handler = (ctx, req) => {
   const all = Object.values(ctx.state.data.packages).map((p) => p.describe);
-  const { page: items, nextToken } = listResources(req, all, {
+  return listResources(req, all, {
     nameOf: (d) => d.ModelPackageName,
     times: (d) => [d.CreationTime],
     // Ties in time (packages made in the same millisecond) fall back to the version.
@@ -225,21 +221,17 @@ export const listModelPackages: Handler = (ctx, req) => {
         bound: [approval, group, type],
       };
     },
-  });
-  return compact({
-    ModelPackageSummaryList: items.map((d) =>
-      compact({
-        ModelPackageName: d.ModelPackageName,
-        ModelPackageGroupName: d.ModelPackageGroupName,
-        ModelPackageVersion: d.ModelPackageVersion,
-        ModelPackageArn: d.ModelPackageArn,
-        ModelPackageDescription: d.ModelPackageDescription,
-        CreationTime: d.CreationTime,
-        ModelPackageStatus: d.ModelPackageStatus,
-        ModelApprovalStatus: d.ModelApprovalStatus,
-      }),
-    ),
-    NextToken: nextToken,
+    field: 'ModelPackageSummaryList',
+    summary: (d) => ({
+      ModelPackageName: d.ModelPackageName,
+      ModelPackageGroupName: d.ModelPackageGroupName,
+      ModelPackageVersion: d.ModelPackageVersion,
+      ModelPackageArn: d.ModelPackageArn,
+      ModelPackageDescription: d.ModelPackageDescription,
+      CreationTime: d.CreationTime,
+      ModelPackageStatus: d.ModelPackageStatus,
+      ModelApprovalStatus: d.ModelApprovalStatus,
+    }),
   });
 };
 

@@ -307,26 +307,22 @@ export const stopTrainingJob: Handler = async (ctx, req) => {
 
 export const listTrainingJobs: Handler = (ctx, req) => {
   const all = Object.values(ctx.state.data.trainingJobs).map((r) => r.describe);
-  const { page: items, nextToken } = listResources(req, all, {
+  return listResources(req, all, {
     nameOf: (d) => d.TrainingJobName,
     times: (d) => [d.CreationTime, d.LastModifiedTime],
     sortKeys: { Name: (d) => d.TrainingJobName, CreationTime: (d) => d.CreationTime, Status: (d) => d.TrainingJobStatus },
     defaultOrder: 'Ascending',
     filters: statusEquals(TRAINING_JOB_STATUSES, (d) => d.TrainingJobStatus),
-  });
-  return compact({
-    TrainingJobSummaries: items.map((d) =>
-      compact({
-        TrainingJobName: d.TrainingJobName,
-        TrainingJobArn: d.TrainingJobArn,
-        CreationTime: d.CreationTime,
-        TrainingEndTime: d.TrainingEndTime,
-        LastModifiedTime: d.LastModifiedTime,
-        TrainingJobStatus: d.TrainingJobStatus,
-        SecondaryStatus: d.SecondaryStatus,
-      }),
-    ),
-    NextToken: nextToken,
+    field: 'TrainingJobSummaries',
+    summary: (d) => ({
+      TrainingJobName: d.TrainingJobName,
+      TrainingJobArn: d.TrainingJobArn,
+      CreationTime: d.CreationTime,
+      TrainingEndTime: d.TrainingEndTime,
+      LastModifiedTime: d.LastModifiedTime,
+      TrainingJobStatus: d.TrainingJobStatus,
+      SecondaryStatus: d.SecondaryStatus,
+    }),
   });
 };
 
