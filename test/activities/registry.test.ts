@@ -91,6 +91,20 @@ describe('describeChampion and markChampion', () => {
     expect(sageMakerMock.commandCalls(ListModelPackagesCommand)[0]!.args[0].input).toMatchObject({ ModelApprovalStatus: 'Approved', SortOrder: 'Descending' });
   });
 
+  it('reads every page of the list, asking for the largest page size', async () => {
+    const { clients, sageMakerMock } = mockedClients();
+    sageMakerMock
+      .on(ListModelPackagesCommand)
+      .resolvesOnce({ ModelPackageSummaryList: [{ ModelPackageArn: arn(2), CreationTime: new Date(2), ModelPackageStatus: 'Completed' }], NextToken: 'p2' })
+      .resolvesOnce({ ModelPackageSummaryList: [{ ModelPackageArn: arn(1), CreationTime: new Date(1), ModelPackageStatus: 'Completed' }] });
+    sageMakerMock.on(DescribeModelPackageCommand).callsFake((input: { ModelPackageName: string }) => pkgs[input.ModelPackageName]);
+    const c = await activityRunner().run(createActivities({ clients }).describeChampion, { modelPackageGroupName: 'claims' });
+    expect(c?.modelPackageArn).toBe(arn(1));
+    const calls = sageMakerMock.commandCalls(ListModelPackagesCommand);
+    expect(calls).toHaveLength(2);
+    expect(calls.every((call) => call.args[0].input.MaxResults === 100)).toBe(true);
+  });
+
   it('returns null for a group that does not exist', async () => {
     const { clients, sageMakerMock } = mockedClients();
     sageMakerMock.on(ListModelPackagesCommand).rejects(awsError('ResourceNotFound', 400, 'group not found'));
