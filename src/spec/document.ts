@@ -135,7 +135,7 @@ function readYamlUnguarded(text: string): { value: unknown } | { issues: SpecIss
   const warning = doc.warnings[0];
   if (warning) {
     const pos = warning.linePos?.[0];
-    const tag = /Unresolved tag: (\S+)/.exec(warning.message)?.[1];
+    const tag = /Unresolved tag: (\S+)/.exec(warning.message)?.[1]?.replace(/^tag:yaml\.org,2002:/, '!!');
     const message = tag
       ? `YAML tag ${tag} is not supported: a spec holds plain text, numbers, true/false, lists and mappings; remove the tag`
       : `YAML: ${yamlFirstLine(warning.message)}`;
@@ -252,6 +252,7 @@ export function jsonDuplicateKeys(text: string): SpecIssue[] {
   for (let i = 0; i < text.length && issues.length < 20; i++) {
     const c = text[i];
     if (c === '\n') line++;
+    else if ((c === '{' || c === '[') && stack.length >= MAX_SPEC_DEPTH) return [...issues, { ...tooDeepIssue(), line }];
     else if (c === '{') stack.push({ kind: 'object', path: childPath(), keys: new Map(), expectKey: true });
     else if (c === '[') stack.push({ kind: 'array', path: childPath(), index: 0 });
     else if (c === '}' || c === ']') stack.pop();

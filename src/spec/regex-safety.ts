@@ -326,14 +326,19 @@ function isRepeated(node: Node): node is Extract<Node, { kind: 'repeat' }> {
   return node.kind === 'repeat' && node.max >= 10;
 }
 
-/** Parts of a node that every match must consume at least once (alternatives and optional parts excluded). */
+/**
+ * Parts of a node that every match must consume at least one character of:
+ * characters, and alternations none of whose options can be empty (each
+ * match takes one of the options' characters). Optional parts are left out.
+ */
 function mandatoryParts(node: Node): Node[] {
   switch (node.kind) {
     case 'chars':
       return [node];
     case 'empty':
-    case 'alt':
       return [];
+    case 'alt':
+      return canBeEmpty(node) ? [] : [node];
     case 'seq':
       return node.items.flatMap(mandatoryParts);
     case 'group':
@@ -362,6 +367,28 @@ function contains(outer: Node, inner: Node): boolean {
   return inner.start >= outer.start && inner.end <= outer.end;
 }
 
+/**
+ * Mandatory parts that sit beside `inner` in every match of `node` that uses
+ * `inner`: the siblings along the way down, in the one alternative that holds
+ * it (an enclosing repeat has iterated at least once if `inner` matched).
+ */
+function partsBeside(node: Node, inner: Node): Node[] {
+  if (node === inner) return [];
+  switch (node.kind) {
+    case 'seq':
+      return node.items.flatMap((item) => (contains(item, inner) ? partsBeside(item, inner) : mandatoryParts(item)));
+    case 'alt': {
+      const holder = node.options.find((option) => contains(option, inner));
+      return holder ? partsBeside(holder, inner) : [];
+    }
+    case 'group':
+    case 'repeat':
+      return partsBeside(node.body, inner);
+    default:
+      return [];
+  }
+}
+
 function unwrapGroup(node: Node): Node {
   return node.kind === 'group' && !node.lookaround ? unwrapGroup(node.body) : node;
 }
@@ -388,7 +415,7 @@ export function findBacktrackingProblem(source: string): BacktrackingProblem | u
       const body = node.body;
       for (const inner of innerRepeats(body)) {
         const innerChars = charsOf(inner.body);
-        const separated = mandatoryParts(body).some((part) => !contains(inner, part) && !overlaps(charsOf(part), innerChars));
+        const separated = partsBeside(body, inner).some((part) => !overlaps(charsOf(part), innerChars));
         if (!separated) {
           found = { outer: text(node), inner: text(inner), reason: 'nested-repeat' };
           return;

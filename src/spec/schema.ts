@@ -37,7 +37,8 @@ export const IMAGE_REFERENCE = new RegExp(
 );
 /** RFC 9110 token, the building block of media types. */
 const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
-const MEDIA_TYPE_TEXT = `${TOKEN}/${TOKEN}(?: *; *${TOKEN}=(?:${TOKEN}|"[^"\\\\\\u0000-\\u001f\\u007f]*"))*`;
+// Quoted parameter values hold no comma or semicolon, so a list of media types splits one way only.
+const MEDIA_TYPE_TEXT = `${TOKEN}/${TOKEN}(?: *; *${TOKEN}=(?:${TOKEN}|"[^"\\\\,;\\u0000-\\u001f\\u007f]*"))*`;
 /** `type/subtype` with optional `; name=value` parameters: a Content-Type header value. */
 export const MEDIA_TYPE = new RegExp(`^${MEDIA_TYPE_TEXT}$`);
 /** One or more media ranges separated by commas: an Accept header value. */

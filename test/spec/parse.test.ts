@@ -308,6 +308,79 @@ describe('cross-field rules at their limits', () => {
     expect(accepts((s) => (s.approval = { required: true, onTimeout: 'approve' })).approval.onTimeout).toBe('approve');
   });
 
+  test('accepts SageMaker-sized environments: 100 variables, names and values at their limits', () => {
+    const env = (n: number, keyLength: number, valueLength: number) =>
+      Object.fromEntries(Array.from({ length: n }, (_, i) => [`V${String(i).padStart(3, '0')}${'K'.repeat(keyLength - 4)}`, 'v'.repeat(valueLength)]));
+    const spec = accepts((s) => {
+      s.training.environment = env(100, 512, 512);
+      s.deployment.environment = env(100, 1024, 1024);
+    });
+    expect(Object.keys(spec.training.environment)).toHaveLength(100);
+    expect(Object.keys(spec.deployment.environment)).toHaveLength(100);
+  });
+
+  test('accepts the ceilings: 100 instances, a 16 TiB volume, a 30-day approval, 35/2/2-day deadlines', () => {
+    const spec = accepts((s) => {
+      s.training.instanceCount = 100;
+      s.training.volumeSizeGB = 16_384;
+      s.training.maxRuntime = '28d';
+      s.deployment.instanceCount = 100;
+      s.approval = { required: true, timeout: '30d' };
+      s.timeouts = { build: '2d', training: '35d', deploy: '48h' };
+    });
+    expect(spec.approval.timeout).toBe('30d');
+    expect(spec.timeouts).toEqual({ build: '2d', training: '35d', deploy: '48h' });
+  });
+
+  test.each([
+    'registry.example.com/pricing/claims-severity:1.4.0',
+    'localhost:5000/claims',
+    'claims',
+    'champ.local/pricing/claims-severity:ctx-0123456789abcdef',
+    `123456789012.dkr.ecr.eu-west-1.amazonaws.com/claims@sha256:${'a'.repeat(64)}`,
+    `ghcr.io/org/claims__v2/model-x.y:v1.2_rc-3@sha256:${'0'.repeat(64)}`,
+  ])('accepts the image reference %s', (uri) => {
+    expect(accepts((s) => (s.image = { uri })).image.uri).toBe(uri);
+  });
+
+  test.each([
+    ['text/csv; charset=utf-8', 'application/json, text/csv;q=0.5, */*;q=0.1'],
+    ['application/vnd.claims+json', 'application/jsonlines'],
+    ['text/csv;header="present"', '*/*'],
+  ])('accepts the media types %s and %s', (contentType, accept) => {
+    const spec = accepts((s) => (s.deployment.smokeTest = { contentType, accept, body: 'x' }));
+    expect(spec.deployment.smokeTest).toMatchObject({ contentType, accept });
+  });
+
+  test('accepts file:// channels inside the spec folder and absolute ones, and an outputPath that climbs (outputs may go anywhere)', () => {
+    const spec = accepts((s) => {
+      s.training.inputs = [
+        { name: 'train', uri: 'file://./data/train' },
+        { name: 'validation', uri: 'file:///srv/data/validation/' },
+      ];
+      s.training.outputPath = 'file://../../.champ/artifacts/claims';
+    });
+    expect(spec.training.inputs).toHaveLength(2);
+  });
+
+  test('a metric regex with a safe repetition is accepted; the same with nested repetition is refused with the rule', () => {
+    expect(accepts((s) => (s.training.metrics![0]!.regex = 'deviance=((?:[0-9]+,)+)')).training.metrics[0]!.regex).toBe('deviance=((?:[0-9]+,)+)');
+    const error = specError(() => accepts((s) => (s.training.metrics![0]!.regex = 'deviance=((?:[0-9]+,?)+)')));
+    expect(error.issues[0]).toMatchObject({ path: 'training.metrics[0].regex', message: expect.stringContaining('nothing else in the group tells one repetition from the next') });
+  });
+
+  test('an invalid environment name is reported on the key, with the rule', () => {
+    const error = specError(() => accepts((s) => (s.deployment.environment = { 'bad-name': 'x' })));
+    expect(error.issues).toEqual([
+      {
+        path: 'deployment.environment.bad-name',
+        message: 'the key must be an environment variable name: letters, digits and _, not starting with a digit',
+        found: '"bad-name"',
+        expected: 'an environment variable name: letters, digits and _, not starting with a digit',
+      },
+    ]);
+  });
+
   test('checks cross-field rules only once every field is valid on its own', () => {
     const spec = base();
     spec.training.maxRuntime = 'two hours';
