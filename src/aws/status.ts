@@ -46,9 +46,6 @@ export const TRANSFORM_JOB_STATUSES = ['InProgress', 'Completed', 'Failed', 'Sto
 /** A training or transform job still running (and holding instances); StopTrainingJob/StopTransformJob apply. */
 export const JOB_RUNNING_STATUSES: ReadonlySet<string> = new Set<TrainingJobStatus & TransformJobStatus>(['InProgress', 'Stopping']);
 
-/** A job that ended, well or not. */
-export const JOB_ENDED_STATUSES: ReadonlySet<string> = new Set<TrainingJobStatus & TransformJobStatus>(['Completed', 'Failed', 'Stopped']);
-
 export type ResourceState = 'done' | 'failed' | 'in-progress';
 
 export interface Classification {
