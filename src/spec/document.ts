@@ -328,8 +328,9 @@ export function plainDataIssues(root: unknown): SpecIssue[] {
       for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], path: [...path, i] });
       continue;
     }
-    const proto = Object.getPrototypeOf(value) as unknown;
-    if (proto !== Object.prototype && proto !== null) {
+    // A plain object's prototype is an Object.prototype (of any realm: jest and vm contexts have their own) or null.
+    const proto = Object.getPrototypeOf(value) as object | null;
+    if (proto !== null && Object.getPrototypeOf(proto) !== null) {
       issues.push({ path: formatPath(path), message: 'is not plain data: a spec holds plain text, numbers, true/false, lists and mappings' });
       continue;
     }
