@@ -47,7 +47,17 @@ export function checkCrossFieldRules(spec: PipelineSpec, ctx: Ctx): void {
   checkTags(spec, ctx);
 }
 
-function checkImage({ image }: PipelineSpec, ctx: Ctx): void {
+/** ECR's and the local image store's repository names; the pipeline name is the default repository. */
+const REPOSITORY_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
+
+function checkImage({ image, name }: PipelineSpec, ctx: Ctx): void {
+  if (image.context !== undefined && image.repository === undefined && !(name.length >= 2 && REPOSITORY_NAME.test(name)))
+    report(
+      ctx,
+      ['image', 'repository'],
+      `required here: the build is pushed to a repository named after the pipeline by default, and "${name}" is not a valid repository name (2 to 256 lowercase letters and digits, single . _ - between them)`,
+      { expected: 'a repository name such as pricing/claims-severity', found: 'nothing' },
+    );
   if (image.context === undefined && image.uri === undefined) {
     report(ctx, ['image', 'context'], 'give image.context (a build context folder) or image.uri (a prebuilt image)', {
       expected: 'a folder holding a Dockerfile, or image.uri instead',

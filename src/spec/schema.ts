@@ -125,6 +125,7 @@ export const ImageSpec = z
       .describe('Dockerfile path inside the context'),
     repository: z
       .string()
+      .min(2)
       .max(256, { abort: true })
       .regex(ECR_REPOSITORY, { message: 'must be a valid ECR repository name: lowercase letters, digits, and . _ - / separators' })
       .optional()
@@ -304,7 +305,13 @@ export const PipelineTimeouts = z
 const PipelineSpecObject = z
   .object({
     name: sageMakerName(32).describe('Pipeline name; prefixes every resource it makes'),
-    description: text(1024)
+    description: z
+      .string()
+      .max(1024, { abort: true })
+      .regex(PLAIN_TEXT, {
+        message:
+          'must be one line: SageMaker refuses line breaks and other control characters in descriptions (in YAML, `description: >-` folds lines without them)',
+      })
       .optional()
       .describe('Shown on the model package group and each model package; one line (SageMaker refuses control characters there)'),
     image: ImageSpec,
