@@ -262,45 +262,29 @@ class Parser {
 
 // --- the analysis -------------------------------------------------------------
 
-/** Every character a node can consume. */
-function charsOf(node: Node): CharSet {
-  switch (node.kind) {
-    case 'chars':
-      return node.set;
-    case 'empty':
-      return [];
-    case 'seq':
-      return union(...node.items.map(charsOf));
-    case 'alt':
-      return union(...node.options.map(charsOf));
-    case 'group':
-      return node.lookaround ? [] : charsOf(node.body);
-    case 'repeat':
-      return node.max === 0 ? [] : charsOf(node.body);
-  }
-}
-
-/** Characters a match of the node can start with (an over-approximation). */
-function firstChars(node: Node): CharSet {
+/** Every character a node can consume or, with `firstOnly`, start a match with (an over-approximation). */
+function charsOf(node: Node, firstOnly = false): CharSet {
+  const of = (n: Node) => charsOf(n, firstOnly);
   switch (node.kind) {
     case 'chars':
       return node.set;
     case 'empty':
       return [];
     case 'seq': {
+      if (!firstOnly) return union(...node.items.map(of));
       const out: CharSet[] = [];
       for (const item of node.items) {
-        out.push(firstChars(item));
+        out.push(of(item));
         if (!canBeEmpty(item)) break;
       }
       return union(...out);
     }
     case 'alt':
-      return union(...node.options.map(firstChars));
+      return union(...node.options.map(of));
     case 'group':
-      return node.lookaround ? [] : firstChars(node.body);
+      return node.lookaround ? [] : of(node.body);
     case 'repeat':
-      return node.max === 0 ? [] : firstChars(node.body);
+      return node.max === 0 ? [] : of(node.body);
   }
 }
 
@@ -423,7 +407,7 @@ export function findBacktrackingProblem(source: string): BacktrackingProblem | u
       }
       const top = unwrapGroup(body);
       if (top.kind === 'alt') {
-        const starts = top.options.map(firstChars);
+        const starts = top.options.map((option) => charsOf(option, true));
         for (let a = 0; a < starts.length; a++) {
           for (let b = a + 1; b < starts.length; b++) {
             const bothEmpty = canBeEmpty(top.options[a]!) && canBeEmpty(top.options[b]!);

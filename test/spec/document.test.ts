@@ -1,25 +1,10 @@
 // Hostile documents and values: each refused with a SpecError that names the
 // field (or the document), quickly, without exhausting memory or the stack.
-import { MAX_SPEC_BYTES, parseSpec, parseSpecText, readDocument, SpecError, type PipelineSpecInput } from '../../src/spec';
+import { MAX_SPEC_BYTES, parseSpec, parseSpecText, readDocument } from '../../src/spec';
+import { baseSpec, specError } from './support';
 
-function base(): PipelineSpecInput {
-  return {
-    name: 'claims-severity',
-    image: { uri: 'registry.example.com/pricing/claims-severity:1.4.0' },
-    training: { inputs: [{ name: 'train', uri: 's3://champ-data/train/' }], outputPath: 's3://champ-models/claims-severity/' },
-    deployment: { endpointName: 'claims-severity' },
-  };
-}
-
-function refusal(fn: () => unknown): SpecError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof SpecError) return err;
-    throw err;
-  }
-  throw new Error('accepted');
-}
+const base = baseSpec;
+const refusal = specError;
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
 

@@ -4,7 +4,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { checkLocalInputs, loadSpecFile, MAX_SPEC_BYTES, SpecError, type PipelineSpec } from '../../src/spec';
+import { checkLocalInputs, loadSpecFile, MAX_SPEC_BYTES, type PipelineSpec } from '../../src/spec';
+import { specError } from './support';
 
 const MINIMAL = `name: claims-severity
 image:
@@ -26,15 +27,7 @@ afterEach(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-function refusal(file: string): SpecError {
-  try {
-    loadSpecFile(file);
-  } catch (err) {
-    if (err instanceof SpecError) return err;
-    throw err;
-  }
-  throw new Error(`${file} was accepted`);
-}
+const refusal = (file: string) => specError(() => loadSpecFile(file));
 
 describe('reading the spec file', () => {
   test('a 50 MB spec is refused by its size, unread', () => {

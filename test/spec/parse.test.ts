@@ -7,39 +7,14 @@ import {
   parseSpecText,
   resolveFileUri,
   safeParseSpec,
-  SpecError,
   type PipelineSpecInput,
 } from '../../src/spec';
 import { SPEC_FIXTURES } from './corpus';
+import { baseSpec, specError } from './support';
 
 const valid = (name: string) => path.join(SPEC_FIXTURES, 'valid', name);
 
-/** A valid spec value to vary in one place per test. */
-function base(): PipelineSpecInput {
-  return {
-    name: 'claims-severity',
-    image: { uri: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/pricing/claims-severity:1.4.0' },
-    training: {
-      inputs: [{ name: 'train', uri: 's3://champ-data/train/' }],
-      outputPath: 's3://champ-models/claims-severity/',
-      metrics: [
-        { name: 'validation:deviance', regex: 'validation:deviance=([0-9.eE+-]+)' },
-        { name: 'validation:gini', regex: 'validation:gini=([0-9.eE+-]+)' },
-      ],
-    },
-    deployment: { endpointName: 'claims-severity' },
-  };
-}
-
-function specError(fn: () => unknown): SpecError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof SpecError) return err;
-    throw err;
-  }
-  throw new Error('expected a SpecError, but nothing was thrown');
-}
+const base = baseSpec;
 
 let tmp: string;
 beforeEach(() => {
