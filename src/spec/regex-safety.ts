@@ -82,6 +82,22 @@ function overlaps(a: CharSet, b: CharSet): boolean {
 
 const single = (code: number): CharSet => [[code, code]];
 
+/** Escapes that stand for a fixed set: classes and control characters. */
+const SIMPLE_ESCAPES: Record<string, CharSet> = {
+  d: DIGIT,
+  D: complement(DIGIT),
+  w: WORD,
+  W: complement(WORD),
+  s: SPACE,
+  S: complement(SPACE),
+  t: single(9),
+  n: single(10),
+  v: single(11),
+  f: single(12),
+  r: single(13),
+  '0': single(0),
+};
+
 // --- a parser for the subset of the syntax that matters here ---------------
 
 interface Span {
@@ -182,48 +198,16 @@ class Parser {
   /** After a backslash: the set the escape stands for. Moves past it. */
   private escape(): CharSet {
     const e = this.src[this.i++]!;
-    switch (e) {
-      case 'd':
-        return DIGIT;
-      case 'D':
-        return complement(DIGIT);
-      case 'w':
-        return WORD;
-      case 'W':
-        return complement(WORD);
-      case 's':
-        return SPACE;
-      case 'S':
-        return complement(SPACE);
-      case 't':
-        return single(9);
-      case 'n':
-        return single(10);
-      case 'v':
-        return single(11);
-      case 'f':
-        return single(12);
-      case 'r':
-        return single(13);
-      case '0':
-        return single(0);
-      case 'c': {
-        const letter = this.src.charCodeAt(this.i++);
-        return single(letter % 32);
-      }
-      case 'x': {
-        const hex = this.src.slice(this.i, this.i + 2);
-        this.i += 2;
-        return single(parseInt(hex, 16) || 0);
-      }
-      case 'u': {
-        const hex = this.src.slice(this.i, this.i + 4);
-        this.i += 4;
-        return single(parseInt(hex, 16) || 0);
-      }
-      default:
-        return single(e.codePointAt(0)!);
+    const known = SIMPLE_ESCAPES[e];
+    if (known) return known;
+    if (e === 'c') return single(this.src.charCodeAt(this.i++) % 32);
+    if (e === 'x' || e === 'u') {
+      const digits = e === 'x' ? 2 : 4;
+      const hex = this.src.slice(this.i, this.i + digits);
+      this.i += digits;
+      return single(parseInt(hex, 16) || 0);
     }
+    return single(e.codePointAt(0)!);
   }
 
   private charClass(): CharSet {
