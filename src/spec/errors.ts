@@ -129,10 +129,21 @@ export function fromZodIssues(issues: readonly z.core.$ZodIssue[], input: unknow
   return issues.flatMap((issue) => fromZodIssue(issue, input, schema));
 }
 
+/**
+ * Values that may hold credentials (environment variables, hyperparameters)
+ * are described by their length only: a refusal reaches the terminal, logs and
+ * the workflow's history.
+ */
+function isSecretish(path: readonly PathKey[]): boolean {
+  if (path.length !== 3) return false;
+  const [section, field] = path;
+  return (section === 'training' && (field === 'environment' || field === 'hyperparameters')) || (section === 'deployment' && field === 'environment');
+}
+
 function fromZodIssue(issue: z.core.$ZodIssue, input: unknown, schema: z.core.$ZodType): SpecIssue[] {
   const value = valueAt(input, issue.path);
   const path = formatPath(issue.path);
-  const found = describeFound(value);
+  const found = isSecretish(issue.path) && typeof value === 'string' ? `a value of ${value.length} characters (not shown)` : describeFound(value);
   switch (issue.code) {
     case 'invalid_type': {
       const expected = typeName(issue.expected);

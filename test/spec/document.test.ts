@@ -127,3 +127,13 @@ describe('values that are not plain data', () => {
     expect(parseSpec(spec).name).toBe('claims-severity');
   });
 });
+
+describe('values that may be credentials', () => {
+  test('an environment value is described by its length, never shown, in the refusal', () => {
+    const secret = 'AKIAABCDEFGHIJKLMNOP\nwJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+    const spec = { ...base(), deployment: { endpointName: 'claims-severity', environment: { AWS_SECRET: secret } } };
+    const error = refusal(() => parseSpec(spec));
+    expect(error.issues[0]).toMatchObject({ path: 'deployment.environment.AWS_SECRET', found: `a value of ${secret.length} characters (not shown)` });
+    expect(error.message).not.toContain('AKIA');
+  });
+});
