@@ -27,6 +27,7 @@ import { LOCAL_DUMMY_CREDENTIALS } from '../src/aws/clients';
 import { snapshotContext } from '../src/artifacts/image-store';
 import { startLocalSageMaker } from '../src/local';
 import { Cleanup, fail, ms, numberFlag, percentile, seconds, sleep } from './lib';
+import { classifyEndpoint } from '../src/aws/status';
 
 const BENCH = 'bench/endpoint-update';
 const EXAMPLE = resolve(__dirname, '..', 'examples', 'claims-severity');
@@ -119,12 +120,13 @@ async function waitInService(sm: SageMakerClient, endpointName: string, timeoutM
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const d = await sm.send(new DescribeEndpointCommand({ EndpointName: endpointName }));
-    if (d.EndpointStatus === 'InService') {
-      if (d.FailureReason) throw new Error(`endpoint ${endpointName} is InService with FailureReason: ${d.FailureReason}`);
+    const c = classifyEndpoint(d);
+    if (c.state === 'failed') throw new Error(`endpoint ${endpointName} is ${c.status}: ${c.reason}`);
+    if (c.state === 'done') {
+      if (c.reason) throw new Error(`endpoint ${endpointName} is InService with FailureReason: ${c.reason}`);
       return performance.now();
     }
-    if (d.EndpointStatus === 'Failed') throw new Error(`endpoint ${endpointName} failed: ${d.FailureReason ?? 'no reason given'}`);
-    if (Date.now() > deadline) throw new Error(`endpoint ${endpointName} still ${d.EndpointStatus} after ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`endpoint ${endpointName} still ${c.status} after ${timeoutMs} ms`);
     await sleep(intervalMs);
   }
 }

@@ -44,7 +44,7 @@ const runs = numberFlag(BENCH, 'runs', args.runs, 1, 20);
 const rows = numberFlag(BENCH, 'rows', args.rows, 500, 200_000);
 const pollSeconds = args.poll === undefined ? undefined : numberFlag(BENCH, 'poll', args.poll, 0.05, 10, false);
 
-// The stack reads these through loadConfig and imageStoreFor: no metrics port to collide
+// The stack reads these through loadConfig and defaultImageStore: no metrics port to collide
 // with another champ on this machine, and images kept inside the temp home.
 process.env.CHAMP_METRICS_PORT = '0';
 delete process.env.CHAMP_IMAGE_STORE;

@@ -2,6 +2,7 @@
 // and URIs only (never credentials). The workflow proxies each group below with
 // the options it needs; `createActivities(deps)` in ./index.ts implements them all.
 import type { PipelineSpec, SmokeTestSpec, UpdateStrategySpec } from '../spec/schema';
+import type { EndpointFacts } from '../aws/status';
 
 export interface MetricValue {
   name: string;
@@ -153,12 +154,8 @@ export interface DeployEndpointResult {
 export interface DescribeEndpointInput {
   endpointName: string;
 }
-export interface EndpointState {
-  endpointName: string;
-  status: string;
-  configName?: string;
-  failureReason?: string;
-}
+/** What DescribeEndpoint tells about an endpoint: the facts the verdict in src/aws/status.ts judges. */
+export type EndpointState = EndpointFacts;
 export interface AwaitEndpointInput {
   endpointName: string;
 }
@@ -227,7 +224,7 @@ export interface EndpointWaitActivities {
   /** The settled endpoint (null when absent); Failed is terminal. */
   describeEndpoint(input: DescribeEndpointInput): Promise<EndpointState | null>;
   deployEndpoint(input: DeployEndpointInput): Promise<DeployEndpointResult>;
-  /** Returns once the endpoint is out of Creating/Updating/SystemUpdating/RollingBack. */
+  /** Returns once the endpoint is out of its in-flight statuses (ENDPOINT_IN_FLIGHT_STATUSES). */
   awaitEndpoint(input: AwaitEndpointInput): Promise<EndpointState>;
   rollbackEndpoint(input: RollbackEndpointInput): Promise<void>;
 }

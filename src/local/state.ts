@@ -4,6 +4,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { VariantSpec } from './runtime';
+import type { ENDPOINT_STATUSES, TRAINING_JOB_STATUSES, TRANSFORM_JOB_STATUSES } from '../aws/status';
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type JsonObject = { [k: string]: Json };
@@ -11,18 +12,11 @@ export type JsonObject = { [k: string]: Json };
 /** Epoch seconds with millisecond precision, as SageMaker's JSON protocol sends timestamps. */
 export type EpochSeconds = number;
 
-export type TrainingJobStatus = 'InProgress' | 'Completed' | 'Failed' | 'Stopping' | 'Stopped';
-export type EndpointStatus =
-  | 'OutOfService'
-  | 'Creating'
-  | 'Updating'
-  | 'SystemUpdating'
-  | 'RollingBack'
-  | 'InService'
-  | 'Deleting'
-  | 'Failed'
-  | 'UpdateRollbackFailed';
-export type TransformJobStatus = 'InProgress' | 'Completed' | 'Failed' | 'Stopping' | 'Stopped';
+// The statuses come from the one table of SageMaker's statuses; the local
+// control plane never deletes a training job, so it never reports Deleting.
+export type TrainingJobStatus = Exclude<(typeof TRAINING_JOB_STATUSES)[number], 'Deleting'>;
+export type EndpointStatus = (typeof ENDPOINT_STATUSES)[number];
+export type TransformJobStatus = (typeof TRANSFORM_JOB_STATUSES)[number];
 export type ApprovalStatus = 'Approved' | 'Rejected' | 'PendingManualApproval';
 
 export type Tag = { Key: string; Value: string };

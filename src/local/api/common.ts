@@ -1,5 +1,6 @@
 // What every operation handler shares: its context, request validation in
 // SageMaker's own words, ARNs, time, pagination.
+import { localPathOf } from '../../artifacts/file-uri';
 import type { EndpointRuntime, TrainingRunner } from '../runtime';
 import { constraintErrors, validation, type ConstraintViolation } from '../errors';
 import type { AdminControls } from '../admin';
@@ -367,10 +368,11 @@ export function saveTags(ctx: ApiContext, resourceArn: string, tags: Tag[]): voi
 
 /** Reads a file:// URI as a local path; other schemes are refused with the field named. */
 export function localPath(uri: string, field: string): string {
-  if (!uri.startsWith('file://')) {
+  const local = localPathOf(uri);
+  if (local === undefined) {
     throw validation(
       `${field} '${uri}' is not supported by the local control plane: use a file:// URI (local mode has no S3).`,
     );
   }
-  return decodeURIComponent(uri.slice('file://'.length));
+  return local;
 }

@@ -50,9 +50,11 @@ async function waitStatus(name: string, status: string): Promise<DescribeEndpoin
 
 test('an endpoint goes Creating -> InService and DescribeEndpoint shows its variants and deployed images', async () => {
   await modelAndConfig('v1');
+  const release = h.endpoints.holdDeploys();
   const created = await h.sm.send(new CreateEndpointCommand({ EndpointName: 'ep', EndpointConfigName: 'config-v1' }));
   expect(created.EndpointArn).toBe('arn:aws:sagemaker:us-east-1:000000000000:endpoint/ep');
   expect((await describeEp('ep')).EndpointStatus).toBe('Creating');
+  release();
   const d = await waitStatus('ep', 'InService');
   expect(d.EndpointConfigName).toBe('config-v1');
   expect(d.FailureReason).toBeUndefined();

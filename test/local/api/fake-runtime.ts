@@ -67,10 +67,25 @@ export class FakeEndpointRuntime implements EndpointRuntime {
   /** Variants with these images never answer /ping. */
   readonly unhealthyImages = new Set<string>();
   deployDelayMs = 20;
+  private held?: Promise<void>;
+
+  /**
+   * Deploys wait (after their delay) until the returned function is called, so
+   * a test sees Creating for as long as it looks, however loaded the machine.
+   */
+  holdDeploys(): () => void {
+    let release!: () => void;
+    this.held = new Promise<void>((r) => (release = r));
+    return () => {
+      this.held = undefined;
+      release();
+    };
+  }
 
   async deploy(endpointName: string, configName: string, variants: VariantSpec[]): Promise<void> {
     this.deploys.push({ endpointName, configName });
     await new Promise((r) => setTimeout(r, this.deployDelayMs));
+    if (this.held) await this.held;
     const bad = variants.find((v) => this.unhealthyImages.has(v.imageUri));
     if (bad) throw new Error(`The primary container for production variant ${bad.variantName} did not pass the ping health check.`);
     this.serving.set(endpointName, { configName, variants });
@@ -113,8 +128,13 @@ export interface Harness {
   training: FakeTrainingRunner;
   endpoints: FakeEndpointRuntime;
   home: string;
-  /** Stops the server (as a crash would leave the state) and starts a new one on the same home, with new fakes. */
-  restart(): Promise<void>;
+  /**
+   * Stops the server (as a crash would leave the state) and starts a new one on
+   * the same home, with new fakes; `holdDeploys` holds their deploys (see releaseDeploys).
+   */
+  restart(opts?: { holdDeploys?: boolean }): Promise<void>;
+  /** Lets the deploys held by `restart({ holdDeploys: true })` finish. */
+  releaseDeploys(): void;
   close(): Promise<void>;
 }
 
@@ -143,10 +163,11 @@ export function useHarness(opts: HarnessOptions = {}): Harness {
 
 async function startHarness(h: Harness, opts: HarnessOptions): Promise<void> {
   const home = mkdtempSync(join(process.env.CHAMP_TEST_RUN_DIR ?? tmpdir(), 'local-sm-'));
-  const boot = async (): Promise<void> => {
+  const boot = async (holdDeploys = false): Promise<void> => {
     h.training = new FakeTrainingRunner();
     h.endpoints = new FakeEndpointRuntime();
     if (opts.deployDelayMs !== undefined) h.endpoints.deployDelayMs = opts.deployDelayMs;
+    h.releaseDeploys = holdDeploys ? h.endpoints.holdDeploys() : () => undefined;
     h.server = await startLocalSageMaker({
       port: 0,
       stateDir: home,
@@ -169,9 +190,9 @@ async function startHarness(h: Harness, opts: HarnessOptions): Promise<void> {
   };
   await boot();
   h.home = home;
-  h.restart = async () => {
+  h.restart = async (restartOpts) => {
     await shut();
-    await boot();
+    await boot(restartOpts?.holdDeploys);
   };
   h.close = async () => {
     await shut();

@@ -40,8 +40,8 @@ test('after a restart a running training job is Failed with the restart reason, 
   await h.sm.send(new CreateModelPackageGroupCommand({ ModelPackageGroupName: 'g' }));
   const { ModelPackageArn } = await h.sm.send(new CreateModelPackageCommand({ ModelPackageGroupName: 'g', ModelApprovalStatus: 'Approved' }));
 
-  await h.restart();
-  // The new server's fakes serve nothing until the recovery deploys again (400 ms), so the endpoint is seen Creating.
+  // The new server's fakes serve nothing until the recovery deploys again (held here), so the endpoint is seen Creating.
+  await h.restart({ holdDeploys: true });
 
   const job = await h.sm.send(new DescribeTrainingJobCommand({ TrainingJobName: 'cut-off' }));
   expect(job.TrainingJobStatus).toBe('Failed');
@@ -49,6 +49,7 @@ test('after a restart a running training job is Failed with the restart reason, 
   expect(job.TrainingEndTime).toBeInstanceOf(Date);
 
   expect((await h.sm.send(new DescribeEndpointCommand({ EndpointName: 'survivor' }))).EndpointStatus).toBe('Creating');
+  h.releaseDeploys();
   const ep = await until('back InService', async () => {
     const d = await h.sm.send(new DescribeEndpointCommand({ EndpointName: 'survivor' }));
     return d.EndpointStatus === 'InService' ? d : undefined;
