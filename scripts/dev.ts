@@ -1,7 +1,7 @@
 // `npm run dev`: the Temporal dev server (UI included), the local SageMaker
 // control plane and a worker, until Ctrl-C. `--aws` leaves the control plane out.
 import { startStack } from '../src/dev/stack';
-import { ConfigError, loadConfig, type Config } from '../src/config';
+import { ConfigError, loadConfigOrExit, type Config } from '../src/config';
 import { loadLocalConfig } from '../src/local';
 import { createLogger } from '../src/logging';
 
@@ -17,15 +17,8 @@ function clientEnvHint(config: Pick<Config, 'CHAMP_TEMPORAL_PORT' | 'CHAMP_UI_PO
 
 async function main(): Promise<void> {
   const aws = process.argv.includes('--aws');
-  let config: Config;
-  try {
-    config = loadConfig();
-    // The control plane's own settings, checked before anything starts.
-    if (!aws) loadLocalConfig();
-  } catch (err) {
-    console.error(`champ dev: ${(err as Error).message}`);
-    process.exit(2);
-  }
+  // The control plane's own settings are checked too, before anything starts.
+  const config = loadConfigOrExit('champ dev', aws ? undefined : () => loadLocalConfig());
   const log = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, name: 'champ-dev' });
   const stack = await startStack({
     home: config.CHAMP_HOME,

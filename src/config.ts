@@ -53,3 +53,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   });
   throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
 }
+
+/**
+ * For a command's start: the configuration, after `alsoCheck` (another
+ * component's settings) passes; otherwise one message and exit code 2.
+ */
+export function loadConfigOrExit(program: string, alsoCheck: () => void = () => undefined): Config {
+  try {
+    const config = loadConfig();
+    alsoCheck();
+    return config;
+  } catch (err) {
+    console.error(`${program}: ${(err as Error).message}`);
+    process.exit(2);
+  }
+}

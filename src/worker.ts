@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { createActivities } from './activities';
 import { defaultImageStore } from './artifacts/image-store';
 import { createAwsClients } from './aws/clients';
-import { ConfigError, loadConfig, type Config } from './config';
+import { ConfigError, loadConfigOrExit, type Config } from './config';
 import { createLogger, temporalLogger } from './logging';
 
 /**
@@ -116,13 +116,7 @@ export async function startWorker(config: Config, log: Logger): Promise<StartedW
 }
 
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    console.error(`champ worker: ${(err as Error).message}`);
-    process.exit(2);
-  }
+  const config = loadConfigOrExit('champ worker');
   const log = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, name: 'champ-worker' });
   try {
     const { done } = await startWorker(config, log);

@@ -8,6 +8,7 @@ import { SpecError, type SpecIssue } from './errors';
 import { MAX_SPEC_BYTES } from './limits';
 import { parseSpec, readDocument, type SpecFormat } from './parse';
 import type { PipelineSpec } from './schema';
+import { localPathOf } from '../artifacts/file-uri';
 
 export interface LoadedSpec {
   spec: PipelineSpec;
@@ -158,8 +159,8 @@ function isFile(p: string): boolean {
 export function checkLocalInputs(spec: PipelineSpec): SpecIssue[] {
   const issues: SpecIssue[] = [];
   spec.training.inputs.forEach((channel, i) => {
-    if (!channel.uri.startsWith('file://')) return;
-    const folder = channel.uri.slice('file://'.length);
+    const folder = localPathOf(channel.uri);
+    if (folder === undefined) return;
     const at = `training.inputs[${i}].uri`;
     if (isDirectory(folder)) {
       issues.push(...checkFolderLinks(folder, at, `channel "${channel.name}"`));

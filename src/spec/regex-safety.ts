@@ -1,3 +1,4 @@
+// Over 400 lines on purpose: one small regex parser and the checks over its tree, which read best together.
 // A small static check for regular expressions that backtrack catastrophically.
 // Metric regexes run over every line a training job logs; one such as (a+)+$
 // takes exponential time on a line like "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!" and

@@ -30,6 +30,19 @@ function report(ctx: Ctx, path: Path, message: string, params: RuleIssueParams =
   ctx.addIssue({ code: 'custom', path, message, params: { ...params } });
 }
 
+/** Reports every `training.<list>[i].name` that an earlier entry already uses. */
+function uniqueNames(ctx: Ctx, items: { name: string }[], list: 'inputs' | 'metrics', what: string): void {
+  const firstByName = new Map<string, number>();
+  items.forEach(({ name }, i) => {
+    const first = firstByName.get(name);
+    if (first === undefined) firstByName.set(name, i);
+    else
+      report(ctx, ['training', list, i, 'name'], `duplicates training.${list}[${first}].name; ${what} names must be unique`, {
+        expected: `a ${what} name not used before`,
+      });
+  });
+}
+
 export function isJsonContentType(contentType: string): boolean {
   const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
   return mediaType === 'application/json' || mediaType.endsWith('+json');
@@ -75,24 +88,9 @@ function checkImage({ image, name }: PipelineSpec, ctx: Ctx): void {
 }
 
 function checkTraining({ training }: PipelineSpec, ctx: Ctx): void {
-  const firstByName = new Map<string, number>();
-  training.inputs.forEach((channel, i) => {
-    const first = firstByName.get(channel.name);
-    if (first === undefined) firstByName.set(channel.name, i);
-    else
-      report(ctx, ['training', 'inputs', i, 'name'], `duplicates training.inputs[${first}].name; channel names must be unique`, {
-        expected: 'a channel name not used before',
-      });
-  });
-
-  const firstMetric = new Map<string, number>();
+  uniqueNames(ctx, training.inputs, 'inputs', 'channel');
+  uniqueNames(ctx, training.metrics, 'metrics', 'metric');
   training.metrics.forEach((metric, i) => {
-    const first = firstMetric.get(metric.name);
-    if (first === undefined) firstMetric.set(metric.name, i);
-    else
-      report(ctx, ['training', 'metrics', i, 'name'], `duplicates training.metrics[${first}].name; metric names must be unique`, {
-        expected: 'a metric name not used before',
-      });
     let pattern: RegExp;
     try {
       pattern = new RegExp(metric.regex);
