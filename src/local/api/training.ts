@@ -1,6 +1,8 @@
 // Training jobs: CreateTrainingJob, DescribeTrainingJob, StopTrainingJob, ListTrainingJobs.
 import { join } from 'node:path';
 import { JOB_RUNNING_STATUSES, TRAINING_JOB_STATUSES } from '../../aws/status';
+import { checkFolderLinks } from '../../spec/context';
+import { describeBacktrackingProblem, findBacktrackingProblem } from '../../spec/regex-safety';
 import { resourceInUse, resourceLimitExceeded, validation } from '../errors';
 import type { TrainingOutcome, TrainingProgress, TrainingRunRequest } from '../runtime';
 import { key, type Json, type JsonObject, type TrainingJobRecord, type TrainingJobStatus } from '../state';
@@ -21,6 +23,9 @@ import {
 } from './common';
 
 export const RESTART_REASON = 'The local control plane restarted while the job was running; start a new job.';
+
+/** SageMaker's MetricDefinition.Regex limit. */
+const MAX_METRIC_REGEX_LENGTH = 500;
 
 const ROLE_PATTERN = /^arn:aws[a-z-]*:iam::\d{12}:role\/?[a-zA-Z_0-9+=,.@\-_/]+$/;
 
@@ -197,20 +202,34 @@ export const createTrainingJob: Handler = (ctx, req) => {
     if (!isObject(m) || typeof m.Name !== 'string' || typeof m.Regex !== 'string') {
       v.fail(`AlgorithmSpecification.MetricDefinitions.${i + 1}`, m, 'Member must have Name and Regex strings');
     } else {
+      const at = `AlgorithmSpecification.MetricDefinitions.${i + 1}.Regex`;
+      if (m.Regex.length < 1 || m.Regex.length > MAX_METRIC_REGEX_LENGTH) {
+        v.fail(at, m.Regex, `Member must have length between 1 and ${MAX_METRIC_REGEX_LENGTH}`);
+        return;
+      }
       try {
         new RegExp(m.Regex);
       } catch {
-        v.fail(`AlgorithmSpecification.MetricDefinitions.${i + 1}.Regex`, m.Regex, 'Member must be a valid regular expression');
+        v.fail(at, m.Regex, 'Member must be a valid regular expression');
+        return;
       }
+      // The runner applies these to every log line in the control plane's own
+      // thread: one that backtracks catastrophically would stall every request.
+      const problem = findBacktrackingProblem(m.Regex);
+      if (problem) v.fail(at, m.Regex, `Member ${describeBacktrackingProblem(problem)}`);
     }
   });
   const tags = v.tags();
   v.done();
   if (!image) throw validation('AlgorithmSpecification.TrainingImage is required by the local control plane (AlgorithmName is not supported): give your container image URI.');
   localPath(outputPath as string, 'OutputDataConfig.S3OutputPath');
-  channels.filter(isObject).forEach((c) => {
+  channels.forEach((c, i) => {
+    if (!isObject(c)) return;
     const src = (c.DataSource as JsonObject).S3DataSource as JsonObject;
-    localPath(String(src.S3Uri), `InputDataConfig channel '${String(c.ChannelName)}' S3Uri`);
+    const folder = localPath(String(src.S3Uri), `InputDataConfig channel '${String(c.ChannelName)}' S3Uri`);
+    // The runner copies a channel's folder: a link out of it or back into it would copy what no one named, or never end.
+    const links = checkFolderLinks(folder, `InputDataConfig.${i + 1}.DataSource.S3DataSource.S3Uri`, `channel "${String(c.ChannelName)}"`);
+    if (links.length > 0) throw validation(links.map((issue) => `${issue.path}: ${issue.message}`).join('; '));
   });
 
   const jobName = name as string;

@@ -5,6 +5,10 @@ import {
   StopTrainingJobCommand,
   type CreateTrainingJobCommandInput,
 } from '@aws-sdk/client-sagemaker';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { injectFault } from '../../../src/local/admin-client';
 import { rejectionOf, useHarness } from './fake-runtime';
 import { until } from '../support';
@@ -197,4 +201,51 @@ test('a run past MaxRuntimeInSeconds ends Stopped with SecondaryStatus MaxRuntim
   expect(last?.Status).toBe('MaxRuntimeExceeded');
   expect(last?.StatusMessage).toMatch(/^Training job runtime exceeded MaxRuntimeInSeconds provided \(600 s\)/);
   expect(last?.EndTime).toBeInstanceOf(Date);
+});
+
+test('a metric regex that backtracks catastrophically is refused at CreateTrainingJob, naming MetricDefinitions.N.Regex; no job starts', async () => {
+  const input = jobInput('job-redos');
+  input.AlgorithmSpecification!.MetricDefinitions = [
+    { Name: 'ok', Regex: 'loss=([0-9.]+)' },
+    { Name: 'wedge', Regex: '^(a+)+$' },
+  ];
+  const err = await rejectionOf(h.smOnce.send(new CreateTrainingJobCommand(input)));
+  expect(err.name).toBe('ValidationException');
+  expect(err.message).toContain("at 'algorithmSpecification.metricDefinitions.2.regex'");
+  expect(err.message).toContain('catastrophic backtracking');
+  expect(h.training.started.map((r) => r.jobName)).not.toContain('job-redos');
+  expect((await rejectionOf(describe_('job-redos'))).name).toBe('ValidationException');
+
+  const tooLong = jobInput('job-long-regex');
+  tooLong.AlgorithmSpecification!.MetricDefinitions = [{ Name: 'x', Regex: `x=(${'a'.repeat(500)})` }];
+  const long = await rejectionOf(h.smOnce.send(new CreateTrainingJobCommand(tooLong)));
+  expect(long.message).toContain("at 'algorithmSpecification.metricDefinitions.1.regex'");
+});
+
+test('a channel folder with a link out of it or looping back is refused at CreateTrainingJob, naming the channel', async () => {
+  const root = mkdtempSync(join(process.env.CHAMP_TEST_RUN_DIR ?? tmpdir(), 'channel-links-'));
+  try {
+    const data = join(root, 'train');
+    mkdirSync(data);
+    writeFileSync(join(data, 'a.csv'), 'x\n1\n');
+    symlinkSync('.', join(data, 'loop'));
+    const input = jobInput('job-loop');
+    input.InputDataConfig = [{ ChannelName: 'train', DataSource: { S3DataSource: { S3DataType: 'S3Prefix', S3Uri: pathToFileURL(data).href } } }];
+    const err = await rejectionOf(h.smOnce.send(new CreateTrainingJobCommand(input)));
+    expect(err.name).toBe('ValidationException');
+    expect(err.message).toContain('InputDataConfig.1.DataSource.S3DataSource.S3Uri');
+    expect(err.message).toContain('loop');
+    expect(h.training.started.map((r) => r.jobName)).not.toContain('job-loop');
+
+    rmSync(join(data, 'loop'));
+    symlinkSync('/etc/passwd', join(data, 'out'));
+    const out = await rejectionOf(h.smOnce.send(new CreateTrainingJobCommand(input)));
+    expect(out.message).toContain('outside');
+
+    rmSync(join(data, 'out'));
+    await h.sm.send(new CreateTrainingJobCommand(input));
+    await until('run started', async () => h.training.runs.get('job-loop'));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
