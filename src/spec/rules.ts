@@ -2,6 +2,7 @@
 // say. Each problem becomes one issue whose path names the field to change.
 import { CronExpressionParser } from 'cron-parser';
 import type { z } from 'zod';
+import { checkCredentials } from './credentials';
 import { durationMs } from './duration';
 import { HYPERPARAMETER_LIMITS, MAX_DURATION_MS, MAX_STRATEGY_WAIT_MS, MAX_TRAINING_RUNTIME_MS, TAG_LIMITS } from './limits';
 import { describeBacktrackingProblem, findBacktrackingProblem } from './regex-safety';
@@ -58,6 +59,7 @@ export function checkCrossFieldRules(spec: PipelineSpec, ctx: Ctx): void {
   checkSchedule(spec, ctx);
   checkDurations(spec, ctx);
   checkTags(spec, ctx);
+  checkCredentials(spec, ctx);
 }
 
 /** ECR's and the local image store's repository names; the pipeline name is the default repository. */
