@@ -66,6 +66,12 @@ export type EndpointRecord = {
   /** The config an UpdateEndpoint is moving to, while Updating. */
   pendingConfigName?: string;
   /**
+   * What that update deploys, resolved when it was accepted, and the data
+   * capture summary it brings: a restart mid-update resumes it from these.
+   */
+  pendingVariants?: VariantSpec[];
+  pendingDataCapture?: JsonObject;
+  /**
    * The variants as resolved when they were deployed (models and configs may
    * be deleted while the endpoint serves; a restart redeploys these).
    */

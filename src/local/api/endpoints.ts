@@ -77,6 +77,12 @@ function dataCaptureSummary(config: JsonObject | undefined): JsonObject | undefi
   };
 }
 
+function clearPending(rec: EndpointRecord): void {
+  delete rec.pendingConfigName;
+  delete rec.pendingVariants;
+  delete rec.pendingDataCapture;
+}
+
 function setStatus(rec: EndpointRecord, status: EndpointStatus): void {
   rec.describe.EndpointStatus = status;
   rec.describe.LastModifiedTime = nowSeconds();
@@ -84,10 +90,23 @@ function setStatus(rec: EndpointRecord, status: EndpointStatus): void {
 
 type DeployMode = 'create' | 'update' | 'recover';
 
+interface DeploymentOptions {
+  dataCapture?: JsonObject;
+  /**
+   * A restart resuming an update first brings the old config back (so the
+   * endpoint serves while it updates); the update starts when that settles.
+   * It resolves to the restore's failure, if any.
+   */
+  after?: Promise<string | undefined>;
+}
+
+const failureText = (err: unknown): string => (err instanceof Error ? err.message : String(err)) || 'The variant never became healthy.';
+
 /**
  * Runs one deployment in the background and moves the record when it ends:
  * create/recover end InService or Failed; a failed update returns to
- * InService on the config that kept serving, with FailureReason set.
+ * InService on the config that kept serving, with FailureReason set (Failed
+ * when nothing serves: the old config could not be brought back after a restart).
  */
 function startDeployment(
   ctx: ApiContext,
@@ -95,7 +114,7 @@ function startDeployment(
   configName: string,
   specs: VariantSpec[],
   mode: DeployMode,
-  dataCapture?: JsonObject,
+  opts: DeploymentOptions = {},
 ): void {
   const name = rec.describe.EndpointName;
   const k = key(name);
@@ -105,13 +124,15 @@ function startDeployment(
   const holdStatus = mode === 'update' ? 'Updating' : 'Creating';
   const current = (): EndpointRecord | undefined =>
     ctx.live.endpoints.get(k) === token ? ctx.state.data.endpoints[k] : undefined;
+  let restoreFailure: string | undefined;
 
-  const task = ctx.endpoints
-    .deploy(name, configName, specs, { healthTimeoutMs: ctx.healthTimeoutMs })
-    .then(
-      () => undefined,
-      (err: unknown) => (err instanceof Error ? err.message : String(err)) || 'The variant never became healthy.',
-    )
+  const task = (opts.after ?? Promise.resolve(undefined))
+    .then((restore) => {
+      restoreFailure = restore;
+      // Deleted or reset while the old config came back: nothing left to update.
+      if (!current()) return undefined;
+      return ctx.endpoints.deploy(name, configName, specs, { healthTimeoutMs: ctx.healthTimeoutMs }).then(() => undefined, failureText);
+    })
     .then(async (failure) => {
       await ctx.admin.holdUntil('endpoint', holdStatus, sinceMs);
       const r = current();
@@ -127,22 +148,26 @@ function startDeployment(
         d.EndpointConfigName = configName;
         d.ProductionVariants = describeVariants(specs, at);
         if (mode === 'update') {
-          if (dataCapture) d.DataCaptureConfig = dataCapture;
+          if (opts.dataCapture) d.DataCaptureConfig = opts.dataCapture;
           else delete d.DataCaptureConfig;
         }
         r.variants = specs;
         delete d.FailureReason;
         if (mode === 'update' && d.PendingDeploymentSummary !== undefined) delete d.PendingDeploymentSummary;
         setStatus(r, 'InService');
-      } else if (mode === 'update') {
+      } else if (mode === 'update' && restoreFailure === undefined) {
         d.FailureReason = failure;
         delete d.PendingDeploymentSummary;
         setStatus(r, 'InService');
+      } else if (mode === 'update') {
+        d.FailureReason = `${failure} The config it served before could not be brought back after a restart of the local control plane: ${restoreFailure}`;
+        delete d.PendingDeploymentSummary;
+        setStatus(r, 'Failed');
       } else {
         d.FailureReason = failure;
         setStatus(r, 'Failed');
       }
-      delete r.pendingConfigName;
+      clearPending(r);
       ctx.live.endpoints.delete(k);
       ctx.state.save();
     });
@@ -210,7 +235,10 @@ export const updateEndpoint: Handler = (ctx, req) => {
   const config = findEndpointConfig(ctx, configName);
   const specs = variantSpecs(ctx, configName);
   const d = rec.describe;
+  const capture = dataCaptureSummary(config.describe.DataCaptureConfig as JsonObject | undefined);
   rec.pendingConfigName = config.describe.EndpointConfigName;
+  rec.pendingVariants = specs;
+  if (capture) rec.pendingDataCapture = capture;
   d.PendingDeploymentSummary = {
     EndpointConfigName: config.describe.EndpointConfigName,
     ProductionVariants: specs.map((s) => ({
@@ -224,8 +252,7 @@ export const updateEndpoint: Handler = (ctx, req) => {
   else if (req.RetainDeploymentConfig !== true) delete d.LastDeploymentConfig;
   setStatus(rec, 'Updating');
   ctx.state.save();
-  const capture = dataCaptureSummary(config.describe.DataCaptureConfig as JsonObject | undefined);
-  startDeployment(ctx, rec, config.describe.EndpointConfigName, specs, 'update', capture);
+  startDeployment(ctx, rec, config.describe.EndpointConfigName, specs, 'update', capture ? { dataCapture: capture } : {});
   return { EndpointArn: d.EndpointArn };
 };
 
@@ -279,7 +306,13 @@ export const listEndpoints: Handler = (ctx, req) => {
   });
 };
 
-/** After a restart: endpoints that served come back (Creating, then InService); half-deleted ones go. */
+/**
+ * After a restart: endpoints that served come back (Creating, then InService);
+ * half-deleted ones go. An update that was accepted is not lost, as SageMaker
+ * never loses one: the endpoint stays Updating, its old config serves again,
+ * then the update runs to its own end (InService on the new config, or on the
+ * old one with FailureReason).
+ */
 export function recoverEndpoints(ctx: ApiContext): void {
   for (const rec of Object.values(ctx.state.data.endpoints)) {
     const d = rec.describe;
@@ -295,15 +328,56 @@ export function recoverEndpoints(ctx: ApiContext): void {
       } catch (err) {
         d.FailureReason = `The local control plane restarted and could not bring the endpoint back: ${(err as Error).message}`;
         setStatus(rec, 'Failed');
+        clearPending(rec);
         continue;
       }
     }
-    delete rec.pendingConfigName;
+    const update = pendingUpdate(ctx, rec);
+    if (update) {
+      resumeUpdate(ctx, rec, specs, update);
+      continue;
+    }
+    clearPending(rec);
     delete d.PendingDeploymentSummary;
     setStatus(rec, 'Creating');
     startDeployment(ctx, rec, d.EndpointConfigName, specs, 'recover');
   }
   ctx.state.save();
+}
+
+interface PendingUpdate {
+  configName: string;
+  specs: VariantSpec[];
+  dataCapture?: JsonObject;
+}
+
+/** The update an Updating endpoint had accepted, if it can still be deployed. */
+function pendingUpdate(ctx: ApiContext, rec: EndpointRecord): PendingUpdate | undefined {
+  const configName = rec.pendingConfigName;
+  if (rec.describe.EndpointStatus !== 'Updating' || !configName) return undefined;
+  let specs = rec.pendingVariants;
+  if (!specs) {
+    // A state file written before the variants were kept: resolve them now.
+    try {
+      specs = variantSpecs(ctx, configName);
+    } catch (err) {
+      rec.describe.FailureReason = `The local control plane restarted during the update to ${configName} and could not resume it: ${(err as Error).message}`;
+      return undefined;
+    }
+  }
+  return { configName, specs, ...(rec.pendingDataCapture ? { dataCapture: rec.pendingDataCapture } : {}) };
+}
+
+function resumeUpdate(ctx: ApiContext, rec: EndpointRecord, served: VariantSpec[], update: PendingUpdate): void {
+  const d = rec.describe;
+  setStatus(rec, 'Updating');
+  const restore = ctx.endpoints
+    .deploy(d.EndpointName, d.EndpointConfigName, served, { healthTimeoutMs: ctx.healthTimeoutMs })
+    .then(() => undefined, failureText);
+  startDeployment(ctx, rec, update.configName, update.specs, 'update', {
+    after: restore,
+    ...(update.dataCapture ? { dataCapture: update.dataCapture } : {}),
+  });
 }
 
 export function endpointNotFound(ctx: ApiContext, name: string): SageMakerError {
@@ -313,7 +387,18 @@ export function endpointNotFound(ctx: ApiContext, name: string): SageMakerError 
 /** SageMaker Runtime's InvokeEndpoint: a container's 4xx/5xx becomes ModelError (HTTP 424), as the real runtime answers. */
 export async function invokeEndpoint(ctx: ApiContext, name: string, req: InvokeRequest): Promise<InvokeResponse> {
   const rec = ctx.state.data.endpoints[key(name)];
-  if (!rec || !ctx.endpoints.isServing(rec.describe.EndpointName)) throw endpointNotFound(ctx, name);
+  if (!rec) throw endpointNotFound(ctx, name);
+  if (!ctx.endpoints.isServing(rec.describe.EndpointName)) {
+    // An endpoint that has served and is being brought back (after a restart) exists: a retry will reach it.
+    if (rec.variants && !ENDPOINT_FAILED_STATUSES.has(rec.describe.EndpointStatus) && rec.describe.EndpointStatus !== 'Deleting') {
+      throw new SageMakerError(
+        'ServiceUnavailable',
+        `The endpoint ${name} is starting its containers again after a restart of the local control plane (status ${rec.describe.EndpointStatus}); retry shortly.`,
+        503,
+      );
+    }
+    throw endpointNotFound(ctx, name);
+  }
   if (req.targetVariant !== undefined) {
     const names = (rec.variants ?? []).map((s) => s.variantName);
     if (!names.includes(req.targetVariant)) {

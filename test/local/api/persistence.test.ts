@@ -8,6 +8,7 @@ import {
   DescribeEndpointCommand,
   DescribeModelPackageCommand,
   DescribeTrainingJobCommand,
+  UpdateEndpointCommand,
 } from '@aws-sdk/client-sagemaker';
 import { InvokeEndpointCommand } from '@aws-sdk/client-sagemaker-runtime';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { processStartTicks } from '../../../src/local/containers';
 import { containerLedger, startLocalSageMaker } from '../../../src/local/server';
-import { useHarness } from './fake-runtime';
+import { rejectionOf, useHarness } from './fake-runtime';
 import { until } from '../support';
 
 // Slow enough that the recovery's deploy cannot finish before the test looks at the status, on a busy machine too.
@@ -49,6 +50,10 @@ test('after a restart a running training job is Failed with the restart reason, 
   expect(job.TrainingEndTime).toBeInstanceOf(Date);
 
   expect((await h.sm.send(new DescribeEndpointCommand({ EndpointName: 'survivor' }))).EndpointStatus).toBe('Creating');
+  // It exists and served before: a retryable answer while its containers start again, never "not found".
+  const recovering = await rejectionOf(h.rt.send(new InvokeEndpointCommand({ EndpointName: 'survivor', Body: Buffer.from('x') })));
+  expect(recovering.name).toBe('ServiceUnavailable');
+  expect(recovering.$metadata?.httpStatusCode).toBe(503);
   h.releaseDeploys();
   const ep = await until('back InService', async () => {
     const d = await h.sm.send(new DescribeEndpointCommand({ EndpointName: 'survivor' }));
@@ -113,4 +118,78 @@ test('starting on the state folder of a control plane that was SIGKILLed kills t
     orphan.kill('SIGKILL');
     rmSync(home, { recursive: true, force: true });
   }
+});
+
+describe('a restart during UpdateEndpoint', () => {
+  const models = async (tag: string): Promise<void> => {
+    await h.sm.send(new CreateModelCommand({ ModelName: `${tag}-old`, PrimaryContainer: { Image: `local/${tag}:1` } }));
+    await h.sm.send(new CreateModelCommand({ ModelName: `${tag}-new`, PrimaryContainer: { Image: `local/${tag}:2` } }));
+    for (const which of ['old', 'new'])
+      await h.sm.send(
+        new CreateEndpointConfigCommand({
+          EndpointConfigName: `${tag}-${which}`,
+          ProductionVariants: [{ VariantName: 'AllTraffic', ModelName: `${tag}-${which}`, InitialInstanceCount: 1 }],
+        }),
+      );
+    await h.sm.send(new CreateEndpointCommand({ EndpointName: tag, EndpointConfigName: `${tag}-old` }));
+    await until('InService', async () => ((await h.sm.send(new DescribeEndpointCommand({ EndpointName: tag }))).EndpointStatus === 'InService' ? true : undefined));
+  };
+
+  /** Starts an update the old server never finishes, then restarts with the new server's deploys held. */
+  const restartMidUpdate = async (tag: string): Promise<void> => {
+    const releaseOld = h.endpoints.holdDeploys();
+    await h.sm.send(new UpdateEndpointCommand({ EndpointName: tag, EndpointConfigName: `${tag}-new` }));
+    expect((await h.sm.send(new DescribeEndpointCommand({ EndpointName: tag }))).EndpointStatus).toBe('Updating');
+    // restart() freezes the old server's state before it yields, so the old deploy ending now is never recorded.
+    const restarting = h.restart({ holdDeploys: true });
+    releaseOld();
+    await restarting;
+  };
+
+  const settled = (tag: string) =>
+    until('update ended', async () => {
+      const d = await h.sm.send(new DescribeEndpointCommand({ EndpointName: tag }));
+      return d.EndpointStatus === 'Updating' ? undefined : d;
+    });
+
+  test('the update resumes: Updating, Describe and Invoke answer while it recovers (Invoke retryable), then InService on the new config', async () => {
+    await models('mover');
+    await restartMidUpdate('mover');
+
+    const during = await h.sm.send(new DescribeEndpointCommand({ EndpointName: 'mover' }));
+    expect(during.EndpointStatus).toBe('Updating');
+    expect(during.EndpointConfigName).toBe('mover-old');
+    expect(during.PendingDeploymentSummary?.EndpointConfigName).toBe('mover-new');
+    const err = await rejectionOf(h.rt.send(new InvokeEndpointCommand({ EndpointName: 'mover', Body: Buffer.from('x') })));
+    expect(err.name).toBe('ServiceUnavailable');
+    expect(err.$metadata?.httpStatusCode).toBe(503);
+    expect(err.message).not.toContain('not found');
+
+    h.releaseDeploys();
+    const d = await settled('mover');
+    expect(d.EndpointStatus).toBe('InService');
+    expect(d.EndpointConfigName).toBe('mover-new');
+    expect(d.FailureReason).toBeUndefined();
+    expect(d.PendingDeploymentSummary).toBeUndefined();
+    // The old config served again first, then the update ran.
+    expect(h.endpoints.deploys.filter((x) => x.endpointName === 'mover')).toEqual([
+      { endpointName: 'mover', configName: 'mover-old' },
+      { endpointName: 'mover', configName: 'mover-new' },
+    ]);
+    const out = await h.rt.send(new InvokeEndpointCommand({ EndpointName: 'mover', Body: Buffer.from('x') }));
+    expect(JSON.parse(Buffer.from(out.Body!).toString('utf8')).config).toBe('mover-new');
+  });
+
+  test('a resumed update whose new variant never gets healthy ends InService on the old config with FailureReason, as SageMaker does', async () => {
+    await models('faller');
+    await restartMidUpdate('faller');
+    h.endpoints.unhealthyImages.add('local/faller:2');
+    h.releaseDeploys();
+    const d = await settled('faller');
+    expect(d.EndpointStatus).toBe('InService');
+    expect(d.EndpointConfigName).toBe('faller-old');
+    expect(d.FailureReason).toContain('ping health check');
+    const out = await h.rt.send(new InvokeEndpointCommand({ EndpointName: 'faller', Body: Buffer.from('x') }));
+    expect(JSON.parse(Buffer.from(out.Body!).toString('utf8')).config).toBe('faller-old');
+  });
 });
