@@ -5,7 +5,10 @@
 #   python:*  Debian's python3 (and python-is-python3), PATH and LANG as the official image sets them
 #   node:*    Debian's nodejs, and a `node` user (uid 1000) as the official image has; no npm
 #             (Debian's npm pulls ~460 packages with a compiler toolchain)
-# The versions are Debian's (python3 3.11.2, nodejs 18 in bookworm), not the tag's.
+#   r-base:*  Debian's r-base-core with r-cran-plumber, r-cran-statmod and r-cran-jsonlite already
+#             installed (the R example's Dockerfile installs them only when they are missing), no
+#             recommended R packages, no compiler
+# The versions are Debian's (python3 3.11.2, nodejs 18, R 4.2.2 in bookworm), not the tag's.
 # Prints the names it built, comma-separated (nothing when all existed); progress on stderr.
 # The mirror is the one apt's own sources name for this release, read at run time.
 #   CHAMP_ENGINE_DIR   rootfs work area and the .deb cache (/var/lib/champ-engine)
@@ -98,6 +101,7 @@ while read -r image; do
   case "$image" in
     python:*|*/python:*) kind=python ;;
     node:*|*/node:*) kind=node ;;
+    r-base:*|*/r-base:*) kind=r ;;
     *) echo "no recipe for the base image $image; skipped" >&2; continue ;;
   esac
   if [ -n "${first[$kind]:-}" ]; then
@@ -108,6 +112,7 @@ while read -r image; do
       node) build_image "$image" nodejs,ca-certificates \
         'groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node' \
         '["node"]' ;;
+      r) build_image "$image" r-base-core,r-cran-plumber,r-cran-statmod,r-cran-jsonlite,ca-certificates '' '["R"]' ;;
     esac
     first[$kind]=$image
   fi
