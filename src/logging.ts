@@ -1,14 +1,52 @@
 // pino for everything the worker says; Temporal's own logs are routed into it.
 import type { LogLevel, LogMetadata, Logger as TemporalLogger } from '@temporalio/common';
-import pino, { type Logger } from 'pino';
+import pino, { stdSerializers, type DestinationStream, type Logger } from 'pino';
+import { scrubCredentials } from './spec/credentials';
 
-export function createLogger(opts: { level: string; format?: 'json' | 'pretty'; name?: string }): Logger {
-  const pretty = opts.format ? opts.format === 'pretty' : process.stdout.isTTY === true;
-  return pino({
+/** Fields whose value is a credential, whatever it looks like. */
+const SECRET_FIELD = /secret|token|passw(?:or)?d|passphrase|credential|authorization|cookie|(?:api|access|auth|signing|encryption|master|private)[_-]?key/i;
+/** How deep a log object is searched; what lies deeper is replaced, not written unread. */
+const MAX_DEPTH = 8;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * A log object with credentials taken out: secret-named fields are replaced
+ * and credential-shaped text in every string is. A log line goes to terminals,
+ * files and log services that nobody vets for secrets.
+ */
+export function redactForLog(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return scrubCredentials(value);
+  if (value instanceof Error) return redactError(value);
+  if (depth >= MAX_DEPTH && (Array.isArray(value) || isPlainObject(value))) return '[too deep]';
+  if (Array.isArray(value)) return value.map((item) => redactForLog(item, depth + 1));
+  if (!isPlainObject(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(value)) {
+    out[key] = SECRET_FIELD.test(key) && field !== null && typeof field !== 'object' && typeof field !== 'boolean' ? '[redacted]' : redactForLog(field, depth + 1);
+  }
+  return out;
+}
+
+function redactError(err: Error): unknown {
+  return redactForLog({ ...stdSerializers.err(err) });
+}
+
+export function createLogger(opts: { level: string; format?: 'json' | 'pretty'; name?: string; destination?: DestinationStream }): Logger {
+  const pretty = !opts.destination && (opts.format ? opts.format === 'pretty' : process.stdout.isTTY === true);
+  const options: pino.LoggerOptions = {
     name: opts.name ?? 'champ',
     level: opts.level,
+    formatters: { log: (object) => redactForLog(object) as Record<string, unknown> },
+    // formatters.log has already turned an `err` into a redacted plain object by the time serializers run.
+    serializers: { msg: (msg: unknown) => (typeof msg === 'string' ? scrubCredentials(msg) : msg), err: (err: unknown) => (err instanceof Error ? redactError(err) : err) },
     ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
-  });
+  };
+  return opts.destination ? pino(options, opts.destination) : pino(options);
 }
 
 const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {

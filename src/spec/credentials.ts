@@ -22,6 +22,17 @@ const CREDENTIAL_SHAPES: Array<{ pattern: RegExp; what: string }> = [
   { pattern: /:\/\/[^/\s:@]+:[^/\s@]+@/, what: 'a URL with a password' },
 ];
 
+const GLOBAL_SHAPES = CREDENTIAL_SHAPES.map(({ pattern }) => new RegExp(pattern.source, `${pattern.flags}g`));
+/** `AWS_SECRET_ACCESS_KEY=...`, `"password": "..."`: an assignment whose name says secret. */
+const SECRET_ASSIGNMENT = /((?:secret|token|passw(?:or)?d|passphrase|credential|authorization|(?:api|access|auth|signing|encryption|master|private)[_-]?key)[A-Za-z0-9_-]*["']?\s*[:=]\s*["']?)([^\s"',;&\0]{6,})/gi;
+
+/** `text` with every credential-shaped part, and every value assigned to a secret-named variable, replaced by [redacted]. */
+export function scrubCredentials(text: string): string {
+  let out = text;
+  for (const pattern of GLOBAL_SHAPES) out = out.replace(pattern, '[redacted]');
+  return out.replace(SECRET_ASSIGNMENT, (_all, name: string) => `${name}[redacted]`);
+}
+
 /** Names that say their value is secret: SECRET_KEY, DB_PASSWORD, API_TOKEN, aws_secret_access_key ... */
 const SECRET_NAME = /secret|token|passw(?:or)?d|passphrase|credential|private|(?:^|[^a-z])(?:api|access|auth|signing|encryption|master)[_-]?key|(?:^|_)key$/i;
 
