@@ -54,7 +54,7 @@ describe('validateSpec activity', () => {
   ])('refuses %s as InvalidSpec, not a TypeError retried forever', async (_name, input) => {
     const r = await outcome(input);
     expect(r.ok).toBe(false);
-    expectInvalidSpec((r as { failure: unknown }).failure, 'no spec');
+    expectInvalidSpec((r as { failure: unknown }).failure, 'input.spec is required');
   });
 
   it.each([
@@ -62,11 +62,25 @@ describe('validateSpec activity', () => {
     ['CR/LF in the smoke-test Accept header', '{"deployment": {"endpointName": "minimal", "smokeTest": {"accept": "a/b\\r\\nX: 1", "body": "x"}}}', 'deployment.smokeTest.accept'],
     ['an image URI that reads as an option', '{"image": {"uri": "--privileged"}}', 'image.uri'],
     ['a million instances', '{"deployment": {"endpointName": "minimal", "instanceCount": 1000000}}', 'deployment.instanceCount'],
-  ])('refuses %s, naming the field', async (_name, patch, field) => {
+  ])('refuses %s, naming the field as the workflow input holds it (input.spec.<field>)', async (_name, patch, field) => {
     const spec = { ...(minimal as object), ...(JSON.parse(patch) as object) };
     const r = await outcome({ spec });
     expect(r.ok).toBe(false);
-    expectInvalidSpec((r as { failure: unknown }).failure, field);
+    expectInvalidSpec((r as { failure: unknown }).failure, `input.spec.${field}`);
+  });
+
+  it.each([
+    ['a spec that is text', 'name: minimal', /^input\.spec: must be a mapping/m],
+    ['a spec that is a list', [], /^input\.spec: must be a mapping/m],
+    ['a bad channel', { ...(minimal as object), training: { inputs: [{ name: 'train', uri: 'http://x/' }], outputPath: 's3://b/o/' } }, /^input\.spec\.training\.inputs\[0\]\.uri: /m],
+  ])('names the spec field of %s from the input down, and keeps the spec paths in the details', async (_name, spec, line) => {
+    const r = await outcome({ spec });
+    expect(r.ok).toBe(false);
+    const f = (r as { failure: ApplicationFailure }).failure;
+    expectInvalidSpec(f);
+    expect(f.message).toMatch(line);
+    const [details] = f.details as [{ issues: Array<{ path: string }> }];
+    for (const issue of details.issues) expect(issue.path).not.toMatch(/^input\./);
   });
 
   it('answers any input with a spec or one InvalidSpec failure (fuzzed, 300 cases)', async () => {
