@@ -106,11 +106,13 @@ test('UpdateEndpoint moves to the new config: Updating -> InService on config-v2
   await modelAndConfig('u2');
   await h.sm.send(new CreateEndpointCommand({ EndpointName: 'ep-up', EndpointConfigName: 'config-u1' }));
   await waitStatus('ep-up', 'InService');
-  await injectFault(h.server.url, { kind: 'hold', resource: 'endpoint', status: 'Updating', ms: 200, count: 1 });
+  // Held until released, not for a time: a loaded machine must still see Updating.
+  const release = h.endpoints.holdDeploys();
   await h.sm.send(new UpdateEndpointCommand({ EndpointName: 'ep-up', EndpointConfigName: 'config-u2' }));
   const updating = await describeEp('ep-up');
   expect(updating.EndpointStatus).toBe('Updating');
   expect(updating.PendingDeploymentSummary?.EndpointConfigName).toBe('config-u2');
+  release();
   const d = await waitStatus('ep-up', 'InService');
   expect(d.EndpointConfigName).toBe('config-u2');
   expect(d.ProductionVariants?.[0]?.DeployedImages?.[0]?.SpecifiedImage).toBe('local/model:u2');
@@ -143,9 +145,10 @@ test('a create whose variant never gets healthy ends Failed with the reason', as
 
 test('UpdateEndpoint while Creating is a ValidationException "Cannot update in-progress endpoint"', async () => {
   await modelAndConfig('c1');
-  await injectFault(h.server.url, { kind: 'hold', resource: 'endpoint', status: 'Creating', ms: 300, count: 1 });
+  const release = h.endpoints.holdDeploys();
   await h.sm.send(new CreateEndpointCommand({ EndpointName: 'ep-busy', EndpointConfigName: 'config-c1' }));
   const err = await rejectionOf(h.smOnce.send(new UpdateEndpointCommand({ EndpointName: 'ep-busy', EndpointConfigName: 'config-c1' })));
+  release();
   expect(err.name).toBe('ValidationException');
   expect(err.message).toBe('Cannot update in-progress endpoint "arn:aws:sagemaker:us-east-1:000000000000:endpoint/ep-busy".');
 });

@@ -105,7 +105,8 @@ test('CreateTrainingJob beyond CHAMP_LOCAL_MAX_TRAINING_JOBS running jobs is Res
 });
 
 test('the training status messages name the kept log, and a stop during a held InProgress ends Stopped', async () => {
-  await injectFault(h.server.url, { kind: 'hold', resource: 'training', status: 'InProgress', ms: 1000, count: 1 });
+  // The stop must land inside the hold: a wide one, so a loaded machine gets there in time.
+  await injectFault(h.server.url, { kind: 'hold', resource: 'training', status: 'InProgress', ms: 4000, count: 1 });
   await h.sm.send(job('logged'));
   await until('run started', async () => h.training.runs.get('logged'));
   h.training.progress('logged', 'Training', 'Training in progress.');
@@ -119,13 +120,13 @@ test('the training status messages name the kept log, and a stop during a held I
       const x = await h.sm.send(new DescribeTrainingJobCommand({ TrainingJobName: 'logged' }));
       return x.TrainingJobStatus === 'Stopped' ? x : undefined;
     },
-    5000,
+    15_000,
   );
   const messages = d.SecondaryStatusTransitions?.map((t) => `${t.Status}: ${t.StatusMessage ?? ''}`);
   expect(messages?.find((m) => m.startsWith('Training:'))).toMatch(/^Training: Training in progress\. Log at \/.+\/local-sagemaker\/training\/logged\/train\.log$/);
   expect(messages?.at(-1)).toBe('Stopped: Training job stopped. Log at /var/champ/logged/train.log');
   expect(d.FailureReason).toBeUndefined();
-}, 15_000);
+}, 30_000);
 
 test('missing resources are ValidationException in SageMaker\'s words for every operation of the subset, never ResourceNotFound', async () => {
   const cases: Array<[Promise<unknown>, string]> = [

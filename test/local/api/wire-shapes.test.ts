@@ -24,7 +24,6 @@ import {
   UpdateEndpointCommand,
   type SageMakerClient,
 } from '@aws-sdk/client-sagemaker';
-import { injectFault } from '../../../src/local/admin-client';
 import { useHarness } from './fake-runtime';
 import { until } from '../support';
 
@@ -142,18 +141,23 @@ test('model, endpoint config and endpoint answers reach the SDK whole: Creating,
       TerminationWaitInSeconds: 0,
     },
   };
-  await injectFault(h.server.url, { kind: 'hold', resource: 'endpoint', status: 'Creating', ms: 300, count: 1 });
+  // Deploys held until released, not for a time: a loaded machine still sees Creating and Updating.
+  let release = h.endpoints.holdDeploys();
   await h.sm.send(new CreateEndpointCommand({ EndpointName: 'shape-ep', EndpointConfigName: 'shape-a', DeploymentConfig: deployment }));
   const describe = { EndpointName: 'shape-ep' };
-  await expectNothingDropped('DescribeEndpoint', describe, (sm) => sm.send(new DescribeEndpointCommand(describe)));
+  const creating = await expectNothingDropped('DescribeEndpoint', describe, (sm) => sm.send(new DescribeEndpointCommand(describe)));
+  expect(creating).toHaveProperty('EndpointStatus', 'Creating');
+  release();
   await until('InService', async () => ((await h.sm.send(new DescribeEndpointCommand(describe))).EndpointStatus === 'InService' ? true : undefined));
   await expectNothingDropped('DescribeEndpoint', describe, (sm) => sm.send(new DescribeEndpointCommand(describe)));
 
-  await injectFault(h.server.url, { kind: 'hold', resource: 'endpoint', status: 'Updating', ms: 300, count: 1 });
+  release = h.endpoints.holdDeploys();
   await h.sm.send(new UpdateEndpointCommand({ EndpointName: 'shape-ep', EndpointConfigName: 'shape-b', DeploymentConfig: deployment }));
   const updating = await expectNothingDropped('DescribeEndpoint', describe, (sm) => sm.send(new DescribeEndpointCommand(describe)));
+  expect(updating).toHaveProperty('EndpointStatus', 'Updating');
   expect(updating).toHaveProperty('PendingDeploymentSummary.EndpointConfigName', 'shape-b');
   expect(updating).toHaveProperty('LastDeploymentConfig');
+  release();
   await expectNothingDropped('ListEndpoints', {}, (sm) => sm.send(new ListEndpointsCommand({})));
 });
 
