@@ -5,20 +5,21 @@ import {
   DescribeRepositoriesCommand,
   GetAuthorizationTokenCommand,
 } from '@aws-sdk/client-ecr';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { stat, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { awsCall, classifyAwsError, hasErrorCode, retryable, terminal } from '../aws/errors';
 import { contextDigest } from '../artifacts/build-context';
 import { defaultImageStore, snapshotContext, tagForDigest } from '../artifacts/image-store';
 import { ErrorTypes } from '../shared';
+import { checkContextFiles } from '../spec/context';
 import { activityEnv, type ActivityEnv } from './context';
 import type { ActivityDeps } from './deps';
 import { spawnDockerRunner, type DockerResult, type DockerRunner } from './docker';
+import { HEARTBEAT_EVERY_MS, progressHeartbeat } from './progress';
 import type { BuildImageInput, BuildImageResult } from './types';
 
 const AUTH_FAILURE = /denied|unauthori[sz]ed|authentication required|no basic auth credentials|authorization token has expired|401|403/i;
-const HEARTBEAT_EVERY_MS = 10_000;
 
 /** Removes every occurrence of each secret from text bound for logs, errors or results. */
 export function redact(text: string, secrets: readonly string[]): string {
@@ -34,7 +35,20 @@ interface RegistryLogin {
   secrets: string[];
 }
 
-export function createImageActivities(deps: ActivityDeps) {
+/** The control plane's CHAMP_LOCAL_ISOLATION: which way local containers run, so local builds build what they will run. */
+export type LocalIsolation = 'auto' | 'docker' | 'namespace' | 'env';
+
+export interface ImageDeps extends ActivityDeps {
+  /** Local mode only. `auto` (the default): a Docker image too when an engine answers; `docker`: always; `namespace`/`env`: never. */
+  localIsolation?: LocalIsolation;
+}
+
+/** Cancellation (an abandoned attempt) passes through as itself, never as a build failure. */
+function rethrowIfCancelled(env: ActivityEnv, err: unknown): void {
+  if (env.signal?.aborted) throw err;
+}
+
+export function createImageActivities(deps: ImageDeps) {
   const docker: DockerRunner = deps.docker ?? spawnDockerRunner();
   const ecr = deps.clients.ecr;
   let engineSeen = false;
@@ -178,6 +192,81 @@ export function createImageActivities(deps: ActivityDeps) {
     }
   }
 
+  /** The context exists, holds its Dockerfile, and no link leads out of it: a raw input never went through the spec loader. */
+  async function checkContext(contextDir: string, dockerfile: string): Promise<void> {
+    const st = await stat(contextDir).catch(() => undefined);
+    if (!st?.isDirectory()) {
+      throw terminal(
+        ErrorTypes.InvalidSpec,
+        `image.context: "${contextDir}" is not a folder: give the build context's folder (the one holding the Dockerfile and program/)`,
+        { field: 'image.context', contextDir },
+      );
+    }
+    const file = await stat(path.resolve(contextDir, dockerfile)).catch(() => undefined);
+    if (!file?.isFile()) {
+      throw terminal(
+        ErrorTypes.InvalidSpec,
+        `image.dockerfile: ${dockerfile} is not a file in the build context ${contextDir}; add it, or name the Dockerfile the context holds`,
+        { field: 'image.dockerfile', contextDir },
+      );
+    }
+    const issues = checkContextFiles(contextDir, dockerfile);
+    if (issues.length > 0) {
+      throw terminal(ErrorTypes.InvalidSpec, issues.map((i) => `${i.path}: ${i.message}`).join('; '), {
+        field: issues[0]!.path,
+        contextDir,
+      });
+    }
+  }
+
+  /** Whether a local build also makes a Docker image: what the control plane's isolation setting will run. */
+  async function localDockerBuild(env: ActivityEnv): Promise<boolean> {
+    const isolation = deps.localIsolation ?? 'auto';
+    if (isolation === 'namespace' || isolation === 'env') return false;
+    if (await dockerEngineAnswers(env)) return true;
+    if (isolation === 'docker') {
+      throw terminal(
+        ErrorTypes.NoDockerEngine,
+        'CHAMP_LOCAL_ISOLATION=docker, but no Docker engine answers `docker info` here: start the engine (scripts/engine/ensure.sh), or set CHAMP_LOCAL_ISOLATION=auto to run without it',
+      );
+    }
+    return false;
+  }
+
+  async function localBuild(
+    env: ActivityEnv,
+    beat: ReturnType<typeof progressHeartbeat>,
+    args: { contextDir: string; repository: string; digest: string; dockerfile: string },
+  ): Promise<BuildImageResult> {
+    const { contextDir, repository, digest, dockerfile } = args;
+    const snap = await snapshotContext({
+      contextDir,
+      repository,
+      digest,
+      store: deps.imageStore ?? defaultImageStore(process.env),
+      ...(env.signal ? { signal: env.signal } : {}),
+      onProgress: (p) => beat.progress(p),
+      onPhase: (phase) => {
+        if (phase === 'copy') beat.phase('snapshot');
+      },
+    }).catch((err: Error) => {
+      rethrowIfCancelled(env, err);
+      throw terminal(ErrorTypes.ImageBuildFailed, `snapshot of ${contextDir} into the local image store failed: ${err.message}`);
+    });
+    beat.stop();
+    let built = snap.created;
+    // With an engine, the control plane runs real containers: make the same URI a Docker image too.
+    if (await localDockerBuild(env)) {
+      const inspect = await docker.run(['image', 'inspect', snap.imageUri], { timeoutMs: 30_000, ...(env.signal ? { signal: env.signal } : {}) });
+      if (inspect.code !== 0) {
+        await dockerBuild(env, snap.imageUri, contextDir, dockerfile);
+        built = true;
+      }
+    }
+    env.log.info(built ? 'image stored locally' : 'image already in the local store', { imageUri: snap.imageUri });
+    return { imageUri: snap.imageUri, contentHash: digest, built };
+  }
+
   async function buildImage(input: BuildImageInput): Promise<BuildImageResult> {
     const env = activityEnv(deps.log);
     const { image, pipeline } = input;
@@ -189,30 +278,23 @@ export function createImageActivities(deps: ActivityDeps) {
     }
     const contextDir = path.resolve(deps.contextRoot ?? process.cwd(), image.context);
     const repository = image.repository ?? pipeline;
+    // Hashing and copying a large context takes minutes: heartbeat with how far it got, and stop when cancelled.
+    const beat = progressHeartbeat(env);
     let digest: string;
     try {
-      digest = await contextDigest(contextDir);
-    } catch (err) {
-      throw terminal(ErrorTypes.InvalidSpec, `image.context: ${(err as Error).message}`, { field: 'image.context', contextDir });
+      beat.phase('hash');
+      await checkContext(contextDir, image.dockerfile);
+      try {
+        digest = await contextDigest(contextDir, { signal: env.signal, onProgress: (p) => beat.progress(p) });
+      } catch (err) {
+        rethrowIfCancelled(env, err);
+        throw terminal(ErrorTypes.InvalidSpec, `image.context: ${(err as Error).message}`, { field: 'image.context', contextDir });
+      }
+      if (deps.clients.local) return await localBuild(env, beat, { contextDir, repository, digest, dockerfile: image.dockerfile });
+    } finally {
+      beat.stop();
     }
     const tag = tagForDigest(digest);
-
-    if (deps.clients.local) {
-      const snap = await snapshotContext({ contextDir, repository, store: deps.imageStore ?? defaultImageStore(process.env) }).catch((err: Error) => {
-        throw terminal(ErrorTypes.ImageBuildFailed, `snapshot of ${contextDir} into the local image store failed: ${err.message}`);
-      });
-      let built = snap.created;
-      // With an engine, the control plane runs real containers: make the same URI a Docker image too.
-      if (await dockerEngineAnswers(env)) {
-        const inspect = await docker.run(['image', 'inspect', snap.imageUri], { timeoutMs: 30_000 });
-        if (inspect.code !== 0) {
-          await dockerBuild(env, snap.imageUri, contextDir, image.dockerfile);
-          built = true;
-        }
-      }
-      env.log.info(built ? 'image stored locally' : 'image already in the local store', { imageUri: snap.imageUri });
-      return { imageUri: snap.imageUri, contentHash: digest, built };
-    }
 
     const repositoryUri = await ensureRepository(repository);
     const imageUri = `${repositoryUri}:${tag}`;

@@ -15,7 +15,26 @@ export interface ContextEntry {
   rel: string;
   kind: 'file' | 'symlink';
   executable: boolean;
+  /** Permission bits (0 for a symlink): a copy must never be readable by more people than the original. */
+  mode: number;
+  /** Bytes (0 for a symlink), for progress reports. */
+  size: number;
 }
+
+/** How far a walk over a context got: reported as it goes, so a long one can heartbeat. */
+export interface ContextProgress {
+  files: number;
+  bytes: number;
+}
+
+export interface ContextWalkOptions {
+  /** Checked before each file: an aborted walk throws the signal's reason. */
+  signal?: AbortSignal | undefined;
+  onProgress?: ((p: ContextProgress) => void) | undefined;
+}
+
+/** Read bits other than everyone's: part of the digest, so a private file never shares a tag with a readable one. */
+const ALL_READ = 0o444;
 
 // ---------------------------------------------------------------------------
 // .dockerignore: the common subset (`*`, `?`, `**`, `!` exceptions, comments;
@@ -88,7 +107,7 @@ function alwaysIgnored(name: string): boolean {
 // ---------------------------------------------------------------------------
 
 /** The context's entries in sorted order. */
-export async function listContext(root: string): Promise<ContextEntry[]> {
+export async function listContext(root: string, opts: ContextWalkOptions = {}): Promise<ContextEntry[]> {
   let rules: IgnoreRule[] = [];
   try {
     rules = parseDockerignore(await fsp.readFile(path.join(root, '.dockerignore'), 'utf8'));
@@ -97,6 +116,7 @@ export async function listContext(root: string): Promise<ContextEntry[]> {
   }
   const out: ContextEntry[] = [];
   const walk = async (relDir: string): Promise<void> => {
+    opts.signal?.throwIfAborted();
     const entries = await fsp.readdir(path.join(root, relDir), { withFileTypes: true });
     for (const e of entries) {
       if (alwaysIgnored(e.name)) continue;
@@ -107,11 +127,11 @@ export async function listContext(root: string): Promise<ContextEntry[]> {
         // Folders are not entries: only what they hold is, so an emptied or ignored-only folder changes nothing.
         await walk(rel);
       } else if (e.isSymbolicLink()) {
-        if (!ignored) out.push({ rel, kind: 'symlink', executable: false });
+        if (!ignored) out.push({ rel, kind: 'symlink', executable: false, mode: 0, size: 0 });
       } else if (e.isFile()) {
         if (ignored) continue;
         const st = await fsp.stat(path.join(root, rel));
-        out.push({ rel, kind: 'file', executable: (st.mode & 0o111) !== 0 });
+        out.push({ rel, kind: 'file', executable: (st.mode & 0o111) !== 0, mode: st.mode & 0o777, size: st.size });
       }
     }
   };
@@ -120,13 +140,22 @@ export async function listContext(root: string): Promise<ContextEntry[]> {
   return out;
 }
 
-/** sha256 (64 hex) over `entries` as found under `root`: kind, path, executable bit and content of each. */
-export async function digestEntries(root: string, entries: ContextEntry[]): Promise<string> {
+/**
+ * sha256 (64 hex) over `entries` as found under `root`: kind, path, executable
+ * bit and content of each, and the read bits of a file not readable by everyone.
+ */
+export async function digestEntries(root: string, entries: ContextEntry[], opts: ContextWalkOptions = {}): Promise<string> {
   const h = createHash('sha256');
+  const done: ContextProgress = { files: 0, bytes: 0 };
   for (const e of entries) {
+    opts.signal?.throwIfAborted();
     const abs = path.join(root, e.rel);
     const content = e.kind === 'file' ? await sha256File(abs) : await fsp.readlink(abs);
-    h.update(`${e.kind}\0${e.rel}\0${e.executable ? 'x' : '-'}\0${content}\n`);
+    const reads = e.kind === 'file' && (e.mode & ALL_READ) !== ALL_READ ? `\0r${(e.mode & ALL_READ).toString(8)}` : '';
+    h.update(`${e.kind}\0${e.rel}\0${e.executable ? 'x' : '-'}${reads}\0${content}\n`);
+    done.files += 1;
+    done.bytes += e.size;
+    opts.onProgress?.({ ...done });
   }
   return h.digest('hex');
 }
@@ -135,11 +164,11 @@ export async function digestEntries(root: string, entries: ContextEntry[]): Prom
  * sha256 (64 hex) over the context's files and symlinks: relative paths,
  * executable bits and contents, in sorted order. Empty folders are not part of an image.
  */
-export async function contextDigest(dir: string): Promise<string> {
+export async function contextDigest(dir: string, opts: ContextWalkOptions = {}): Promise<string> {
   const root = path.resolve(dir);
   const st = await fsp.stat(root).catch(() => undefined);
   if (!st?.isDirectory()) {
     throw new Error(`contextDir "${dir}" is not a folder: give the build context's folder (the one holding program/train and program/serve)`);
   }
-  return digestEntries(root, await listContext(root));
+  return digestEntries(root, await listContext(root, opts), opts);
 }

@@ -5,10 +5,13 @@ import {
   ECRServiceException,
   GetAuthorizationTokenCommand,
 } from '@aws-sdk/client-ecr';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createActivities } from '../../src/activities';
+import { createImageActivities, type ImageDeps } from '../../src/activities/image';
 import { contextDigest } from '../../src/artifacts/build-context';
 import { ErrorTypes } from '../../src/shared';
 import { activityRunner, failureOf, fail, mockedClients, ok, scriptedDocker } from './helpers';
@@ -167,6 +170,74 @@ describe('buildImage', () => {
     const second = await activityRunner().run(acts.buildImage, input());
     expect(second).toMatchObject({ imageUri: `champ.local/claims:${tag}`, built: false });
     expect(ecrMock.calls()).toHaveLength(0);
+  });
+
+  it('in local mode, heartbeats while hashing and snapshotting, with files and bytes', async () => {
+    const { clients } = mockedClients(true);
+    const acts = createActivities({ clients, docker: scriptedDocker(() => fail('no engine')).runner, imageStore: store });
+    const runner = activityRunner();
+    await runner.run(acts.buildImage, input());
+    const bytes = ['Dockerfile', 'program/train', 'program/serve'].reduce((n, f) => n + statSync(join(contextDir, f)).size, 0);
+    expect(runner.heartbeats).toContainEqual({ phase: 'hash', files: 3, bytes });
+    expect(runner.heartbeats).toContainEqual({ phase: 'snapshot', files: 3, bytes });
+  });
+
+  it('an abandoned (cancelled) local build stops: it fails as cancelled and leaves nothing in the store', async () => {
+    const { clients } = mockedClients(true);
+    for (let i = 0; i < 30; i++) writeFileSync(join(contextDir, `data-${i}.csv`), 'a,b\n1,2\n');
+    const docker = scriptedDocker(() => fail('no engine'));
+    const acts = createActivities({ clients, docker: docker.runner, imageStore: store });
+    const env = new MockActivityEnvironment();
+    // Cancelled as soon as the copy reports: Temporal cancels an attempt whose heartbeat timed out the same way.
+    env.on('heartbeat', (d: { phase?: string }) => {
+      if (d.phase === 'snapshot') env.cancel();
+    });
+    await expect(env.run(acts.buildImage, input())).rejects.toBeInstanceOf(CancelledFailure);
+    expect(existsSync(join(store, 'claims')) ? readdirSync(join(store, 'claims')) : []).toEqual([]);
+    expect(docker.calls).toHaveLength(0);
+  });
+
+  it('refuses a context whose Dockerfile or files lead outside it, naming the field (a raw input never passed the spec loader)', async () => {
+    const { clients } = mockedClients(true);
+    const acts = createActivities({ clients, docker: scriptedDocker(() => fail('no engine')).runner, imageStore: store });
+    symlinkSync('/etc/passwd', join(contextDir, 'program', 'secrets'));
+    const out = await failureOf(activityRunner().run(acts.buildImage, input()));
+    expect(out).toMatchObject({ type: ErrorTypes.InvalidSpec, nonRetryable: true });
+    expect(out.message).toMatch(/^image\.context: program\/secrets is a symbolic link to \/etc\/passwd, outside the build context/);
+    rmSync(join(contextDir, 'program', 'secrets'));
+
+    const elsewhere = mkdtempSync(join(tmpdir(), 'champ-dockerfile-'));
+    try {
+      writeFileSync(join(elsewhere, 'Dockerfile'), 'FROM scratch\n');
+      rmSync(join(contextDir, 'Dockerfile'));
+      symlinkSync(join(elsewhere, 'Dockerfile'), join(contextDir, 'Dockerfile'));
+      const df = await failureOf(activityRunner().run(acts.buildImage, input()));
+      expect(df).toMatchObject({ type: ErrorTypes.InvalidSpec, nonRetryable: true });
+      expect(df.message).toMatch(/^image\.dockerfile: /);
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+    expect(existsSync(join(store, 'claims')) ? readdirSync(join(store, 'claims')) : []).toEqual([]);
+  });
+
+  it('obeys the control plane isolation setting: env or namespace never run docker, docker requires an engine, auto builds when one answers', async () => {
+    const { clients } = mockedClients(true);
+    const engine = () => scriptedDocker((args) => (args[0] === 'image' ? fail('No such image') : ok('27.0')));
+    const none = engine();
+    await activityRunner().run(createActivities({ clients, docker: none.runner, imageStore: store, localIsolation: 'env' } as ImageDeps).buildImage, input());
+    expect(none.calls).toHaveLength(0);
+
+    const auto = engine();
+    const built = await activityRunner().run(createImageActivities({ clients, docker: auto.runner, imageStore: store, localIsolation: 'auto' }).buildImage, input());
+    expect(auto.calls.map((c) => c.args[0])).toEqual(['info', 'image', 'build']);
+    expect(built).toMatchObject({ imageUri: `champ.local/claims:${tag}`, built: true });
+
+    const noEngine = scriptedDocker(() => fail('Cannot connect to the Docker daemon'));
+    const f = await failureOf(
+      activityRunner().run(createImageActivities({ clients, docker: noEngine.runner, imageStore: store, localIsolation: 'docker' }).buildImage, input()),
+    );
+    expect(f).toMatchObject({ type: ErrorTypes.NoDockerEngine, nonRetryable: true });
+    expect(f.message).toContain('CHAMP_LOCAL_ISOLATION=docker');
   });
 
   it('names image.context when the build context folder is missing', async () => {

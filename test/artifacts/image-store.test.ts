@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { contextDigest } from '../../src/artifacts/build-context';
@@ -91,6 +92,74 @@ describe('snapshotContext', () => {
     expect(train.mode & 0o777).toBe(0o555);
     // The snapshot hashes to its own tag: it is exactly what was built.
     expect(`ctx-${(await contextDigest(snap1)).slice(0, 16)}`).toBe(v1.tag);
+  });
+
+  it('never widens permissions: a 0600 file is 0400 in the store, a 0640 one 0440, a 0700 folder stays 0700; narrowing read bits changes the tag', async () => {
+    const dir = await writeContext(path.join(root, 'ctx'), { 'secret.env': 'TOKEN=x', 'team.cfg': 'a=1', 'private/key.pem': 'k', 'open.txt': 'o' });
+    await fsp.chmod(path.join(dir, 'open.txt'), 0o644);
+    const readable = await snapshotContext({ contextDir: dir, repository: 'modes', store });
+    await fsp.chmod(path.join(dir, 'secret.env'), 0o600);
+    await fsp.chmod(path.join(dir, 'team.cfg'), 0o640);
+    await fsp.chmod(path.join(dir, 'private'), 0o700);
+    await fsp.chmod(path.join(dir, 'private', 'key.pem'), 0o600);
+    const snap = await snapshotContext({ contextDir: dir, repository: 'modes', store });
+    // Same bytes, narrower read bits: never served from the snapshot that everyone may read.
+    expect(snap.tag).not.toBe(readable.tag);
+    expect(snap.created).toBe(true);
+    const at = path.join(store, 'modes', snap.tag);
+    const mode = async (rel: string) => (await fsp.stat(path.join(at, rel))).mode & 0o777;
+    expect(await mode('secret.env')).toBe(0o400);
+    expect(await mode('team.cfg')).toBe(0o440);
+    expect(await mode('private')).toBe(0o700);
+    expect(await mode('private/key.pem')).toBe(0o400);
+    expect(await mode('open.txt')).toBe(0o444);
+    expect(await mode('program/train')).toBe(0o555);
+    expect(`ctx-${(await contextDigest(at)).slice(0, 16)}`).toBe(snap.tag);
+  });
+
+  it('removes temporary snapshots a killed build left (writer gone, or older than a build can run) and keeps one still being written', async () => {
+    const dir = await writeContext(path.join(root, 'ctx'));
+    const repo = path.join(store, 'claims');
+    const exited = spawn('true', [], { stdio: 'ignore' });
+    await new Promise((r) => exited.once('exit', r));
+    const dead = path.join(repo, `.tmp-${exited.pid}-0a1b2c`);
+    const legacy = path.join(repo, '.tmp-0a1b2c3d4e5f');
+    const live = path.join(repo, `.tmp-${process.ppid}-0d0e0f`);
+    for (const d of [dead, legacy, live]) {
+      await fsp.mkdir(path.join(d, 'program'), { recursive: true });
+      await fsp.writeFile(path.join(d, 'program', 'train'), 'x', { mode: 0o444 });
+      await fsp.chmod(path.join(d, 'program'), 0o555);
+    }
+    const longAgo = new Date(Date.now() - 3 * 24 * 3600_000);
+    await fsp.utimes(legacy, longAgo, longAgo);
+    const snap = await snapshotContext({ contextDir: dir, repository: 'claims', store });
+    expect((await fsp.readdir(repo)).sort()).toEqual([path.basename(live), snap.tag].sort());
+  });
+
+  it('reports progress and stops when aborted, leaving neither a snapshot nor a temporary folder', async () => {
+    const files = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`data/f${i}.txt`, 'x'.repeat(100)]));
+    const dir = await writeContext(path.join(root, 'ctx'), files);
+    const seen: Array<{ files: number; bytes: number }> = [];
+    const full = await snapshotContext({ contextDir: dir, repository: 'progress', store: path.join(root, 'other'), onProgress: (p) => seen.push(p) });
+    expect(full.created).toBe(true);
+    expect(seen.at(-1)?.files).toBe(22);
+    expect(seen.at(-1)?.bytes).toBeGreaterThan(2000);
+
+    const abort = new AbortController();
+    const reason = new Error('cancelled by the test');
+    const phases: string[] = [];
+    const stopped = snapshotContext({
+      contextDir: dir,
+      repository: 'progress',
+      store,
+      signal: abort.signal,
+      onPhase: (p) => phases.push(p),
+      onProgress: (p) => {
+        if (phases.includes('copy') && p.files >= 3) abort.abort(reason);
+      },
+    });
+    await expect(stopped).rejects.toBe(reason);
+    expect(await fsp.readdir(path.join(store, 'progress'))).toEqual([]);
   });
 
   it('rejects an invalid repository name with the rule and an example', async () => {
