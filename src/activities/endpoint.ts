@@ -5,12 +5,15 @@ import {
   CreateEndpointCommand,
   CreateEndpointConfigCommand,
   CreateModelCommand,
+  DescribeEndpointConfigCommand,
+  DescribeModelCommand,
   UpdateEndpointCommand,
   type DeploymentConfig,
   type DescribeEndpointOutput,
   type ProductionVariantInstanceType,
 } from '@aws-sdk/client-sagemaker';
-import { awsCall, createIfAbsent, notReady, terminal } from '../aws/errors';
+import { classifyAwsError, createIfAbsent, describeIfPresent, isEndpointBusyError, notReady, terminal } from '../aws/errors';
+import { isOwnedName } from '../aws/naming';
 import { tagsField } from '../aws/requests';
 import { classifyEndpoint, ENDPOINT_IN_FLIGHT_STATUSES } from '../aws/status';
 import { ErrorTypes } from '../shared';
@@ -23,6 +26,7 @@ import { createCleanupActivities } from './endpoint-cleanup';
 import { createVerifyActivities } from './endpoint-verify';
 import type {
   AwaitEndpointInput,
+  ConfigRecipe,
   CreateEndpointConfigInput,
   CreateModelInput,
   DeleteResourceInput,
@@ -31,6 +35,7 @@ import type {
   DeployEndpointResult,
   EndpointState,
   RollbackEndpointInput,
+  RollbackEndpointResult,
 } from './types';
 
 const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, v));
@@ -137,9 +142,53 @@ export function createEndpointActivities(deps: ActivityDeps) {
     return calls.endpointState(d, name);
   }
 
+  /** UpdateEndpoint; a change already in flight (another run's) is waited for, not a failure. */
+  async function updateEndpoint(name: string, configName: string, config?: DeploymentConfig): Promise<void> {
+    try {
+      await sm.send(new UpdateEndpointCommand({ EndpointName: name, EndpointConfigName: configName, ...(config ? { DeploymentConfig: config } : {}) }));
+    } catch (err) {
+      if (isEndpointBusyError(err)) {
+        throw notReady({ resource: `endpoint ${name}`, status: 'Updating', poll: activityEnv(deps.log).attempt, detail: 'another change started first; waiting for it to settle' });
+      }
+      throw classifyAwsError(err, { operation: 'UpdateEndpoint', resource: `endpoint ${name}` });
+    }
+  }
+
+  /** Makes a config (and its model) again when another run's cleanup deleted it; names and settings as before. */
+  async function ensureConfig(recipe: ConfigRecipe): Promise<void> {
+    const name = recipe.config.configName;
+    const found = await describeIfPresent({ operation: 'DescribeEndpointConfig', resource: `endpoint config ${name}` }, () =>
+      sm.send(new DescribeEndpointConfigCommand({ EndpointConfigName: name })),
+    );
+    if (found) return;
+    activityEnv(deps.log).log.warn('endpoint config is gone (cleaned up by another run); making it again', { configName: name, modelName: recipe.model.modelName });
+    await createModel(recipe.model);
+    await createEndpointConfig(recipe.config);
+  }
+
+  /** A recipe for one of the pipeline's own configs (one variant, one model), read back from SageMaker; undefined for any other. */
+  async function recipeOf(pipeline: string, configName: string): Promise<ConfigRecipe | undefined> {
+    if (!isOwnedName(pipeline, configName, 'config')) return undefined;
+    const c = await describeIfPresent({ operation: 'DescribeEndpointConfig', resource: `endpoint config ${configName}` }, () =>
+      sm.send(new DescribeEndpointConfigCommand({ EndpointConfigName: configName })),
+    );
+    const variant = c?.ProductionVariants?.length === 1 ? c.ProductionVariants[0] : undefined;
+    if (!variant?.ModelName || !variant.VariantName || !variant.InstanceType) return undefined;
+    const modelName = variant.ModelName;
+    const m = await describeIfPresent({ operation: 'DescribeModel', resource: `model ${modelName}` }, () => sm.send(new DescribeModelCommand({ ModelName: modelName })));
+    const container = m?.PrimaryContainer;
+    if (!container?.Image || !container.ModelDataUrl || !m?.ExecutionRoleArn) return undefined;
+    return {
+      model: { modelName, imageUri: container.Image, modelArtifact: container.ModelDataUrl, roleArn: m.ExecutionRoleArn, environment: container.Environment ?? {}, tags: {} },
+      config: { configName, modelName, variantName: variant.VariantName, instanceType: variant.InstanceType, instanceCount: variant.InitialInstanceCount ?? 1, tags: {} },
+    };
+  }
+
   async function deployEndpoint(input: DeployEndpointInput): Promise<DeployEndpointResult> {
     const result = await deployOnce(input);
-    return { ...result, logs: endpointLogs(input.endpointName, deps.clients.local) };
+    const previous = result.previousConfigName;
+    const previousRecipe = previous && input.pipeline ? await recipeOf(input.pipeline, previous) : undefined;
+    return { ...result, logs: endpointLogs(input.endpointName, deps.clients.local), ...(previousRecipe ? { previousRecipe } : {}) };
   }
 
   async function deployOnce(input: DeployEndpointInput): Promise<DeployEndpointResult> {
@@ -148,6 +197,7 @@ export function createEndpointActivities(deps: ActivityDeps) {
     const before = input.before;
     const current = await find(name);
     if (!current) {
+      if (input.recipe) await ensureConfig(input.recipe);
       const created = await createIfAbsent({ operation: 'CreateEndpoint', resource: `endpoint ${name}` }, () =>
         sm.send(new CreateEndpointCommand({ EndpointName: name, EndpointConfigName: input.configName, ...tagsField(input.tags) })),
       );
@@ -178,9 +228,8 @@ export function createEndpointActivities(deps: ActivityDeps) {
       throw notReady({ resource: `endpoint ${name}`, status, poll: env.attempt, detail: 'waiting for the change in flight before updating' });
     }
     const previous = current.EndpointConfigName;
-    await awsCall({ operation: 'UpdateEndpoint', resource: `endpoint ${name}` }, () =>
-      sm.send(new UpdateEndpointCommand({ EndpointName: name, EndpointConfigName: input.configName, DeploymentConfig: deploymentConfig(input.strategy) })),
-    );
+    if (input.recipe) await ensureConfig(input.recipe);
+    await updateEndpoint(name, input.configName, deploymentConfig(input.strategy));
     env.log.info('endpoint update started', { endpointName: name, configName: input.configName, previousConfigName: previous, strategy: input.strategy.type });
     return { action: 'updated', ...(previous ? { previousConfigName: previous } : {}) };
   }
@@ -198,24 +247,32 @@ export function createEndpointActivities(deps: ActivityDeps) {
     return calls.endpointState(d, input.endpointName);
   }
 
-  async function rollbackEndpoint(input: RollbackEndpointInput): Promise<void> {
+  async function rollbackEndpoint(input: RollbackEndpointInput): Promise<RollbackEndpointResult> {
     const env = activityEnv(deps.log);
-    const d = await find(input.endpointName);
+    const name = input.endpointName;
+    const target = input.configName;
+    const d = await find(name);
     if (!d) {
-      throw terminal(ErrorTypes.AwsNotFound, `cannot roll back endpoint ${input.endpointName}: it does not exist`, { endpointName: input.endpointName });
+      throw terminal(ErrorTypes.AwsNotFound, `cannot roll back endpoint ${name}: it does not exist`, { endpointName: name });
     }
     const status = d.EndpointStatus ?? 'Unknown';
-    if (status === 'Updating' && d.PendingDeploymentSummary?.EndpointConfigName === input.configName) return;
-    if (ENDPOINT_IN_FLIGHT_STATUSES.has(status)) throw notReady({ resource: `endpoint ${input.endpointName}`, status, poll: env.attempt, detail: 'waiting to roll back' });
+    if (status === 'Updating' && d.PendingDeploymentSummary?.EndpointConfigName === target) return { action: 'in-progress', configName: target };
+    if (ENDPOINT_IN_FLIGHT_STATUSES.has(status)) throw notReady({ resource: `endpoint ${name}`, status, poll: env.attempt, detail: 'waiting to roll back' });
+    const serving = d.EndpointConfigName;
     // Also the case after a failed update: SageMaker left it serving the old config.
-    if (d.EndpointConfigName === input.configName) {
-      env.log.info('endpoint already on the rollback config', { endpointName: input.endpointName, configName: input.configName });
-      return;
+    if (serving === target) {
+      env.log.info('endpoint already on the rollback config', { endpointName: name, configName: target });
+      return { action: 'already-there', configName: target };
     }
-    await awsCall({ operation: 'UpdateEndpoint', resource: `endpoint ${input.endpointName}` }, () =>
-      sm.send(new UpdateEndpointCommand({ EndpointName: input.endpointName, EndpointConfigName: input.configName })),
-    );
-    env.log.warn('endpoint rolled back', { endpointName: input.endpointName, configName: input.configName });
+    if (input.fromConfigName && serving !== input.fromConfigName) {
+      // Another run updated the endpoint after ours: rolling back would undo its update.
+      env.log.warn('endpoint runs another config: not rolled back', { endpointName: name, configName: serving, ours: input.fromConfigName });
+      return { action: 'superseded', ...(serving ? { configName: serving } : {}) };
+    }
+    if (input.recipe) await ensureConfig(input.recipe);
+    await updateEndpoint(name, target);
+    env.log.warn('endpoint rolled back', { endpointName: name, configName: target });
+    return { action: 'started', configName: target };
   }
 
   async function deleteEndpoint(input: DeleteResourceInput): Promise<void> {

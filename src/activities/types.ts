@@ -132,9 +132,24 @@ export interface CreateEndpointConfigInput {
   instanceCount: number;
   tags: Record<string, string>;
 }
+/**
+ * How to make an endpoint config (and its model) again under the same names:
+ * another run's cleanup may delete a config between its creation and the
+ * update that uses it, or the config an update replaced before a rollback
+ * returns to it. Only for the pipeline's own configs, whose settings come
+ * from a spec already in the workflow's history.
+ */
+export interface ConfigRecipe {
+  model: CreateModelInput;
+  config: CreateEndpointConfigInput;
+}
 export interface DeployEndpointInput {
   endpointName: string;
   configName: string;
+  /** The pipeline: a previous config it owns comes back with a recipe (`previousRecipe`). */
+  pipeline?: string;
+  /** How to make `configName` again if it is gone when the endpoint is changed. */
+  recipe?: ConfigRecipe;
   strategy: UpdateStrategySpec;
   tags: Record<string, string>;
   /**
@@ -150,6 +165,8 @@ export interface DeployEndpointResult {
   previousConfigName?: string;
   /** Where the endpoint's container logs are (CloudWatch on AWS, files locally). */
   logs?: string;
+  /** How to make the previous config again, when the pipeline owns it (cleanup may delete it). */
+  previousRecipe?: ConfigRecipe;
 }
 export interface DescribeEndpointInput {
   endpointName: string;
@@ -173,7 +190,21 @@ export interface VerifyResult {
 }
 export interface RollbackEndpointInput {
   endpointName: string;
+  /** The config to put back. */
   configName: string;
+  /**
+   * The config being rolled back. When given, an endpoint that runs neither
+   * it nor `configName` is left alone: another run deployed after ours.
+   */
+  fromConfigName?: string;
+  /** How to make `configName` again if another run's cleanup deleted it. */
+  recipe?: ConfigRecipe;
+}
+export interface RollbackEndpointResult {
+  /** `superseded`: the endpoint runs another run's config, so nothing was changed. */
+  action: 'started' | 'in-progress' | 'already-there' | 'superseded';
+  /** The config the endpoint runs (or moves to) when it was looked at. */
+  configName?: string;
 }
 export interface DeleteResourceInput {
   name: string;
@@ -226,7 +257,7 @@ export interface EndpointWaitActivities {
   deployEndpoint(input: DeployEndpointInput): Promise<DeployEndpointResult>;
   /** Returns once the endpoint is out of its in-flight statuses (ENDPOINT_IN_FLIGHT_STATUSES). */
   awaitEndpoint(input: AwaitEndpointInput): Promise<EndpointState>;
-  rollbackEndpoint(input: RollbackEndpointInput): Promise<void>;
+  rollbackEndpoint(input: RollbackEndpointInput): Promise<RollbackEndpointResult>;
 }
 
 /** Image builds: long, heartbeating. */

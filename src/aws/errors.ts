@@ -150,6 +150,16 @@ export function isAlreadyExistsError(err: unknown): boolean {
   return f.code === 'ValidationException' && /already exist/i.test(f.message);
 }
 
+/**
+ * SageMaker refuses a change to an endpoint while another change is in flight
+ * ("Cannot update in-progress endpoint"): a ValidationException that waiting
+ * mends, so the endpoint activities poll it as not ready.
+ */
+export function isEndpointBusyError(err: unknown): boolean {
+  const f = errorFacts(err);
+  return (f.code === 'ValidationException' || f.code === 'ValidationError') && /cannot update in-progress endpoint/i.test(f.message);
+}
+
 type Category = 'retryable' | 'validation' | 'quota' | 'access' | 'not-found';
 
 export function categorize(f: AwsErrorFacts): Category {

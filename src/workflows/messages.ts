@@ -12,7 +12,9 @@ export type PipelineOutcome =
   | 'rejected-by-reviewer'
   | 'approval-timed-out'
   | 'rolled-back'
-  | 'skipped-data-unchanged';
+  | 'skipped-data-unchanged'
+  /** Another run of the pipeline deployed to the endpoint after this one: its candidate was neither rolled back nor made champion. */
+  | 'superseded';
 
 /** How a run ended, including the ends where the workflow fails or is cancelled (no result). */
 export type PipelineEnd = PipelineOutcome | 'failed' | 'cancelled';

@@ -10,7 +10,7 @@ import type { PipelineSpec } from '../spec/schema';
 import { pipelineResourceNames, type PipelineResourceNames } from '../aws/naming';
 import { ErrorTypes } from '../shared';
 import { Approval, packageApproval, systemRejection } from './approval';
-import { Deployment } from './deployment';
+import { Deployment, Superseded } from './deployment';
 import { describe, workflowFailure, type DeploymentFailure } from './failures';
 import { evaluateGate, gateFailureReason, type GateResult } from './gate';
 import { approvalSignal, approveUpdate, rejectUpdate, statusQuery, type ApprovalDecision, type PipelineInput, type PipelineOutcome, type PipelineResult } from './messages';
@@ -74,11 +74,15 @@ class PipelineRun {
       }
       const deployment = await this.deploy(image, training);
       const failure = await this.verify(deployment);
+      if (failure instanceof Superseded) return this.finish('superseded', failure.reason);
       if (failure) {
         await this.rollBack(failure);
+        const left = deployment.supersededBy;
+        if (left) return this.finish('superseded', `${failure.reason}; not rolled back: ${left.reason}`);
         return this.finish('rolled-back', failure.reason);
       }
-      await this.promote(candidate);
+      const superseded = await this.promote(candidate, deployment);
+      if (superseded) return this.finish('superseded', superseded.reason);
       return this.finish('deployed');
     } catch (err) {
       throw await this.fail(err);
@@ -196,7 +200,7 @@ class PipelineRun {
     return deployment;
   }
 
-  private async verify(deployment: Deployment): Promise<DeploymentFailure | undefined> {
+  private async verify(deployment: Deployment): Promise<DeploymentFailure | Superseded | undefined> {
     const settled = await this.record.stage('awaiting-endpoint', () => deployment.settle());
     return this.record.stage('verifying', () => deployment.verify(settled));
   }
@@ -210,10 +214,14 @@ class PipelineRun {
     });
   }
 
-  private async promote(candidate: RegisteredCandidate): Promise<void> {
+  /** Records the candidate as champion, unless another run's update replaced it on the endpoint meanwhile. */
+  private async promote(candidate: RegisteredCandidate, deployment: Deployment): Promise<Superseded | undefined> {
     // The endpoint now serves a verified model: nothing after this point rolls it back.
     this.saga.clear();
-    await this.record.stage('promoting', async () => {
+    return this.record.stage('promoting', async () => {
+      // The champion record must name the model that serves.
+      const superseded = await deployment.stillServing();
+      if (superseded) return superseded;
       const { endpointName, keep } = this.spec.deployment;
       await this.control.markChampion({ modelPackageGroupName: this.names.modelPackageGroup, modelPackageArn: candidate.modelPackageArn, endpointName });
       try {
@@ -224,6 +232,7 @@ class PipelineRun {
         // Housekeeping: the next run cleans up again, so the deployment stands.
         this.record.warn(`old versions not cleaned up: ${describe(err)}`);
       }
+      return undefined;
     });
   }
 

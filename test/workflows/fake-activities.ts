@@ -86,6 +86,7 @@ export function fakeActivities(overrides: Partial<PipelineActivities> = {}, opts
     },
     async rollbackEndpoint({ configName }) {
       endpoint.configName = configName;
+      return { action: 'started', configName };
     },
     async deleteEndpoint() {
       endpoint.configName = undefined;
