@@ -2,6 +2,7 @@
 // start: a bad value stops it with a message naming the variable and the fix.
 // Options of `startLocalSageMaker` and flags of the command override them.
 import { z } from 'zod';
+import { DEFAULT_PORT_RANGE, parsePortRange, type PortRange } from './containers/ports';
 
 export const ISOLATION_SETTINGS = ['auto', 'docker', 'namespace', 'env'] as const;
 export type IsolationSetting = (typeof ISOLATION_SETTINGS)[number];
@@ -26,6 +27,22 @@ export const LocalConfigSchema = z.object({
   CHAMP_LOCAL_MAX_ENDPOINTS: count.default(10),
   /** Training jobs InProgress or Stopping; more is ResourceLimitExceeded. */
   CHAMP_LOCAL_MAX_TRAINING_JOBS: count.default(10),
+  /**
+   * Host ports (on 127.0.0.1) for serving containers, "first-last". The default
+   * stays below the kernel's ephemeral range (32768-60999), where any outgoing
+   * connection could take a port an endpoint was given.
+   */
+  CHAMP_LOCAL_PORT_RANGE: z
+    .string()
+    .default(DEFAULT_PORT_RANGE)
+    .transform((text, ctx): PortRange => {
+      const range = parsePortRange(text);
+      if (typeof range === 'string') {
+        ctx.addIssue({ code: 'custom', message: range });
+        return z.NEVER;
+      }
+      return range;
+    }),
   /** How containers run: Docker if it answers, else a private mount namespace if it works, else SM_* variables. */
   CHAMP_LOCAL_ISOLATION: z.enum(ISOLATION_SETTINGS, { message: 'is not a mode: use auto, docker, namespace or env' }).default('auto'),
   /** The region in ARNs. */

@@ -2,7 +2,22 @@
 // Flags win over the environment (config.ts), which wins over the defaults.
 import { Command, InvalidArgumentError } from 'commander';
 import { loadLocalConfig } from './config';
+import { describeIsolation } from './containers';
+import { withheldFromContainers } from './containers/sagemaker-env';
 import { startLocalSageMaker } from './server';
+
+/**
+ * The control plane calls no AWS service: credentials in its environment are of
+ * no use to it and only risk reaching a container. Dropped from process.env so
+ * no child gets them; the kernel's copy (/proc/<pid>/environ) stays, which is
+ * why containers run where they cannot see this process (Docker, or namespace
+ * mode's own PID namespace).
+ */
+function dropCredentials(): string[] {
+  const dropped = Object.keys(process.env).filter(withheldFromContainers);
+  for (const name of dropped) delete process.env[name];
+  return dropped;
+}
 
 function portArg(raw: string): number {
   const n = Number(raw);
@@ -22,6 +37,7 @@ async function main(): Promise<void> {
     .parse();
   const opts = program.opts<{ port?: number; stateDir?: string; imageStore?: string }>();
   const config = loadLocalConfig();
+  const dropped = dropCredentials();
   const server = await startLocalSageMaker({
     ...(opts.port !== undefined ? { port: opts.port } : {}),
     stateDir: opts.stateDir ?? config.CHAMP_HOME,
@@ -29,6 +45,8 @@ async function main(): Promise<void> {
     config,
   });
   process.stdout.write(`local SageMaker listening on ${server.url}\n`);
+  process.stdout.write(`${await describeIsolation(config.CHAMP_LOCAL_ISOLATION)}\n`);
+  if (dropped.length > 0) process.stdout.write(`ignoring ${dropped.length} credential variable(s) of its environment (${dropped.join(', ')}): containers never get them\n`);
 
   let stopping = false;
   const stop = (signal: string): void => {

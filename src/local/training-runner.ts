@@ -5,7 +5,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tar from 'tar';
-import type { ContainerLauncher, RunningContainer } from './containers';
+import { ContainerStartError, type ContainerLauncher, type RunningContainer } from './containers';
 import { fileUriToPath, type TrainingOutcome, type TrainingProgress, type TrainingRunner, type TrainingRunRequest } from './runtime';
 
 /** SageMaker's FailureReason is at most 1024 characters. */
@@ -117,6 +117,8 @@ export class LocalTrainingRunner implements TrainingRunner {
         environment: req.environment,
         logFile,
         name: req.jobName,
+        owner: { kind: 'training-job', name: req.jobName },
+        instanceType: req.resourceConfig.InstanceType,
         channels: req.inputDataConfig.map((c) => c.ChannelName),
         hyperParameters: req.hyperParameters,
         onLine: (line) => {
@@ -176,7 +178,8 @@ export class LocalTrainingRunner implements TrainingRunner {
     } catch (err) {
       if (active.stopRequested) return stoppedOutcome();
       const message = (err as Error).message ?? String(err);
-      const prefix = err instanceof ClientError ? 'ClientError' : 'InternalServerError';
+      // A container that cannot start for its image, programs or environment is the caller's to fix, as in SageMaker.
+      const prefix = err instanceof ClientError || err instanceof ContainerStartError ? 'ClientError' : 'InternalServerError';
       await fsp.appendFile(logFile, `\n[champ] ${prefix}: ${message}\n`).catch(() => undefined);
       return outcome({ status: 'Failed', failureReason: `${prefix}: ${message}` });
     }

@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { CONTAINER_OPT_ML } from './sagemaker-env';
+import { CONTAINER_OPT_ML, CONTAINER_PROGRAM_DIR } from './sagemaker-env';
 
 let dockerCheck: Promise<boolean> | undefined;
 let namespaceCheck: Promise<boolean> | undefined;
@@ -36,10 +36,11 @@ export function dockerHasImage(imageUri: string): Promise<boolean> {
 }
 
 /**
- * Whether a private mount namespace can give a process its own /opt/ml:
- * Linux, root, `unshare` present, and a bind mount inside it really works
- * (containers and seccomp profiles often forbid it). Creates /opt/ml on the
- * host when missing, as the mount point. Cached.
+ * Whether private mount and PID namespaces can give a process its own /opt/ml,
+ * /opt/program, /tmp and /proc: Linux, root, `unshare` and `bash` present, and
+ * a bind mount inside them really works (containers and seccomp profiles often
+ * forbid it). Creates /opt/ml and /opt/program on the host when missing, as
+ * mount points. Cached.
  */
 export function namespaceIsolationAvailable(): Promise<boolean> {
   namespaceCheck ??= probeNamespace();
@@ -51,11 +52,15 @@ async function probeNamespace(): Promise<boolean> {
   let probeDir: string | undefined;
   try {
     await fsp.mkdir(CONTAINER_OPT_ML, { recursive: true });
+    await fsp.mkdir(CONTAINER_PROGRAM_DIR, { recursive: true });
     probeDir = await fsp.mkdtemp(path.join(tmpdir(), 'champ-ns-probe-'));
     await fsp.writeFile(path.join(probeDir, 'probe'), 'ok');
     const result = spawnSync(
       'unshare',
-      ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" "$2" && test -f "$2/probe"', 'champ-ns-probe', probeDir, CONTAINER_OPT_ML],
+      [
+        '--mount', '--propagation', 'private', '--pid', '--fork', '--mount-proc', '--',
+        'bash', '-c', 'mount --bind "$1" "$2" && test -f "$2/probe" && test "$$" = 1', 'champ-ns-probe', probeDir, CONTAINER_OPT_ML,
+      ],
       { stdio: 'ignore', timeout: 10_000 },
     );
     return result.status === 0;
@@ -63,5 +68,24 @@ async function probeNamespace(): Promise<boolean> {
     return false;
   } finally {
     if (probeDir) await fsp.rm(probeDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** One line for the control plane's start: what CHAMP_LOCAL_ISOLATION means on this machine. */
+export async function describeIsolation(setting: 'auto' | 'docker' | 'namespace' | 'env'): Promise<string> {
+  const engine = await dockerAvailable();
+  const ns = await namespaceIsolationAvailable();
+  const processMode = ns ? 'namespace (own mount and PID namespaces, /opt/ml, /tmp)' : 'env (host processes with SM_* variables; no isolation)';
+  switch (setting) {
+    case 'docker':
+      return `isolation: docker${engine ? '' : ' (no Docker engine answers: every container will fail to start)'}`;
+    case 'namespace':
+      return `isolation: namespace${ns ? '' : ' (not available here: every container will fail to start)'}`;
+    case 'env':
+      return 'isolation: env (host processes with SM_* variables; no isolation)';
+    default:
+      return engine
+        ? `isolation: auto -> docker (an engine answers); a local image the engine lacks runs in process mode: ${processMode}`
+        : `isolation: auto -> ${processMode} (no Docker engine answers)`;
   }
 }

@@ -3,9 +3,25 @@
 // ones kept for failure reasons), stopped with SIGTERM and then SIGKILL.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { WriteStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { IsolationMode } from '../config';
 import { addLive, removeLive, type LiveContainer } from './exit-registry';
+
+/** `docker rm -f`, awaited and bounded; nothing to do for a process. */
+function removeContainer(dockerName: string | undefined): Promise<void> {
+  if (!dockerName) return Promise.resolve();
+  return new Promise((resolve) => {
+    const child = spawn('docker', ['rm', '-f', dockerName], { stdio: 'ignore' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    child.once('error', done);
+    child.once('close', done);
+  });
+}
 
 const LOG_TAIL_LINES = 50;
 const MAX_LINE_CHARS = 64 * 1024;
@@ -38,6 +54,8 @@ export interface ContainerProcessOptions {
   /** Called for every complete line of output; its errors are swallowed. */
   onLine?: (line: string) => void;
   dockerName?: string;
+  /** Where its output comes from, when not the child's stdout and stderr (named pipes); destroyed when it has ended. */
+  streams?: { out: Readable; err: Readable };
   /** Called once the process has ended. */
   onGone?: () => void;
 }
@@ -65,32 +83,40 @@ export class ContainerProcess implements RunningContainer, LiveContainer {
     this.log = opts.log;
     this.onLine = opts.onLine;
     addLive(this);
-    child.stdout!.on('data', (chunk: Buffer) => this.output('out', chunk));
-    child.stderr!.on('data', (chunk: Buffer) => this.output('err', chunk));
+    const out = opts.streams?.out ?? child.stdout!;
+    const err = opts.streams?.err ?? child.stderr!;
+    out.on('data', (chunk: Buffer) => this.output('out', chunk));
+    err.on('data', (chunk: Buffer) => this.output('err', chunk));
+    // Read to its end: what a program printed last is what explains its exit.
+    const drained = Promise.all([out, err].map((s) => new Promise<void>((resolve) => {
+      if (s.destroyed || s.readableEnded) resolve();
+      s.once('end', () => resolve());
+      s.once('close', () => resolve());
+      s.once('error', () => resolve());
+    })));
     this.exited = new Promise<ContainerExit>((resolve) => {
-      let closed = false;
-      child.once('close', () => {
-        closed = true;
-      });
       child.once('exit', (code, signal) => {
         this.alive = false;
         // A container ends when its main process does: take any leftovers down with it.
         this.killGroup('SIGKILL');
+        let finished = false;
         const finish = (): void => {
+          if (finished) return;
+          finished = true;
+          clearTimeout(timer);
+          out.destroy();
+          err.destroy();
           this.flushPartial();
-          removeLive(this);
-          opts.onGone?.();
-          this.log.end(() => resolve({ code, signal }));
-        };
-        if (closed) finish();
-        else {
-          // Bounded: a grandchild that escaped the group could hold the pipes open forever.
-          const timer = setTimeout(finish, 2_000);
-          child.once('close', () => {
-            clearTimeout(timer);
-            finish();
+          // Under Docker the container is gone only once removed: whoever waits on `exited` (Stopped, a freed port) may rely on it.
+          void removeContainer(this.dockerName).then(() => {
+            removeLive(this);
+            opts.onGone?.();
+            this.log.end(() => resolve({ code, signal }));
           });
-        }
+        };
+        // Bounded: a grandchild that escaped the group could hold the output open forever.
+        const timer = setTimeout(finish, 2_000);
+        void drained.then(finish);
       });
     });
   }
@@ -113,11 +139,14 @@ export class ContainerProcess implements RunningContainer, LiveContainer {
 
   async stop(graceMs = 5_000): Promise<ContainerExit> {
     if (this.alive) {
-      this.killGroup('SIGTERM');
-      if (this.dockerName) spawn('docker', ['kill', '--signal', 'SIGTERM', this.dockerName], { stdio: 'ignore' }).on('error', () => undefined);
+      const graceSeconds = Math.max(0, Math.ceil(graceMs / 1000));
+      // Under Docker the engine signals the container (its init passes SIGTERM on, then SIGKILL after the grace).
+      if (this.dockerName) spawn('docker', ['stop', '--time', String(graceSeconds), this.dockerName], { stdio: 'ignore' }).on('error', () => undefined);
+      else this.killGroup('SIGTERM');
       let timer: NodeJS.Timeout | undefined;
+      // Docker's own kill comes after its grace; ours only if the engine did not act.
       const graceOver = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), graceMs);
+        timer = setTimeout(() => resolve('timeout'), this.dockerName ? graceMs + 10_000 : graceMs);
       });
       const first = await Promise.race([this.exited, graceOver]);
       clearTimeout(timer);

@@ -2,7 +2,11 @@
 // sees (SIGKILL, OOM): the next control plane on the same state folder reads it
 // and kills what the crash orphaned.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { planeIdFor, removeOrphanContainers } from './docker';
 import { removeDockerContainers } from './exit-registry';
+import { processStartTicks } from './proc';
+
+export { processStartTicks };
 
 export interface LedgerEntry {
   pid: number;
@@ -12,19 +16,6 @@ export interface LedgerEntry {
   /** The control plane that started it: while that one lives, its processes are not orphans. */
   owner: number;
   ownerStartTicks: string | null;
-}
-
-/** The start time of a live process, or null when it is gone (a zombie is gone too) or there is no /proc. */
-export function processStartTicks(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // A dead process whose parent has not reaped it yet (inits that never reap exist) still has its /proc entry.
-    if (fields[0] === 'Z' || fields[0] === 'X') return null;
-    return fields[19] ?? null;
-  } catch {
-    return null;
-  }
 }
 
 function readLedger(file: string): LedgerEntry[] {
@@ -78,7 +69,8 @@ export class CrashLedger {
  * its ledger, then empties the ledger. A pid is killed only while it is
  * provably the same process (same start time), never a stranger that reused
  * the number; without /proc nothing can be proven and nothing is killed.
- * Returns the pids killed.
+ * Docker containers of this state folder whose control plane is gone are
+ * removed too, found by their labels. Returns the pids killed.
  */
 export function reapOrphans(ledgerFile: string): number[] {
   const killed: number[] = [];
@@ -100,6 +92,8 @@ export function reapOrphans(ledgerFile: string): number[] {
     }
   }
   removeDockerContainers(dockerNames);
+  // By label as well: a container made just before the crash may not be in the ledger yet.
+  removeOrphanContainers(planeIdFor(ledgerFile));
   try {
     writeLedger(ledgerFile, kept);
   } catch {

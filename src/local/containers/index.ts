@@ -2,9 +2,12 @@
 // runs here (launcher), what it sees (sagemaker-env), what the machine offers
 // (capabilities), and how none outlives the control plane (exit-registry,
 // crash-ledger).
-export { dockerAvailable, namespaceIsolationAvailable } from './capabilities';
+export { describeIsolation, dockerAvailable, namespaceIsolationAvailable } from './capabilities';
 export type { RunningContainer } from './container-process';
 export { processStartTicks, reapOrphans, type LedgerEntry } from './crash-ledger';
 export { liveContainerPids } from './exit-registry';
-export { ContainerLauncher } from './launcher';
+export { PLANE_LABEL, removeOrphanContainers, type ContainerOwner } from './docker';
+export { ContainerLauncher, ContainerStartError } from './launcher';
+export { DEFAULT_PORT_RANGE, parsePortRange, PortAllocator, type PortRange } from './ports';
+export { limitsForInstanceType } from './resources';
 export type { IsolationMode } from '../config';

@@ -1,17 +1,35 @@
-// Runs an image's `train` or `serve`: with Docker when an engine answers,
-// otherwise as a process from the local image store's snapshot, given /opt/ml
-// through a private mount namespace when the OS allows and always through the
-// SageMaker toolkit's SM_* variables. Every process leads its own process group.
-import { spawn } from 'node:child_process';
+// Runs an image's `train` or `serve`: with Docker when an engine answers (as
+// SageMaker does: `docker run --init IMAGE train|serve`, /opt/ml mounted, the
+// environment from a file, labels naming its owner), otherwise as a process from
+// the local image store's snapshot: in namespace mode with its own /opt/ml,
+// /opt/program, /tmp and PID namespace (so it sees no other process, the
+// control plane included), in env mode through the SM_* variables alone.
+// Every process leads its own process group.
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, createWriteStream, promises as fsp } from 'node:fs';
+import { constants as fsConstants, createWriteStream, openSync, promises as fsp, type WriteStream } from 'node:fs';
+import { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { parseLocalImageUri, resolveLocalImage } from '../../artifacts/image-store';
+import type { Readable } from 'node:stream';
+import { LOCAL_REGISTRY, parseLocalImageUri, resolveLocalImage } from '../../artifacts/image-store';
 import type { IsolationMode, IsolationSetting } from '../config';
 import { dockerAvailable, dockerHasImage, namespaceIsolationAvailable } from './capabilities';
 import { ContainerProcess, type RunningContainer } from './container-process';
 import { CrashLedger } from './crash-ledger';
-import { CONTAINER_OPT_ML, DOCKER_SERVE_PORT, dockerContainerEnv, inheritedEnv, processContainerEnv, type ContainerEnvRequest } from './sagemaker-env';
+import { docker, dockerFailure, ensureImage, labelArgs, planeIdFor, type ContainerOwner } from './docker';
+import { DEFAULT_PORT_RANGE, parsePortRange, PortAllocator, type PortRange } from './ports';
+import { limitsForInstanceType } from './resources';
+import {
+  CONTAINER_OPT_ML,
+  CONTAINER_PROGRAM_DIR,
+  DOCKER_SERVE_PORT,
+  dockerContainerEnv,
+  envFileText,
+  inheritedEnv,
+  processContainerEnv,
+  type ContainerEnvRequest,
+} from './sagemaker-env';
 
 export type ContainerCommand = 'train' | 'serve';
 
@@ -23,9 +41,12 @@ export interface ContainerLauncherOptions {
   /**
    * A file listing this launcher's live processes, so that after a crash
    * (SIGKILL, OOM) of the control plane the next start can kill what the
-   * crash orphaned (`reapOrphans`). None by default.
+   * crash orphaned (`reapOrphans`). None by default. Its path also names this
+   * control plane's Docker containers (their `org.champ.local.plane` label).
    */
   ledgerFile?: string;
+  /** Host ports for serving containers (`ports`); default DEFAULT_PORT_RANGE. */
+  portRange?: PortRange;
 }
 
 export interface StartContainerRequest extends ContainerEnvRequest {
@@ -37,10 +58,18 @@ export interface StartContainerRequest extends ContainerEnvRequest {
   logFile: string;
   /** A label for logs and the Docker container's name. */
   name: string;
+  /** Who the container is for, as Docker labels (the sweep after a crash finds it by them). */
+  owner?: ContainerOwner;
+  /** The SageMaker instance type: Docker's CPU and memory limits come from it (approximately). */
+  instanceType?: string;
   /** Called for every complete line of output. */
   onLine?: (line: string) => void;
 }
 
+/**
+ * The container could not start for a reason of the request (the image, its
+ * programs, its environment): SageMaker reports these as ClientError.
+ */
 export class ContainerStartError extends Error {
   override readonly name = 'ContainerStartError';
 }
@@ -52,10 +81,22 @@ interface SpawnPlan {
   env: Record<string, string>;
   cwd?: string;
   dockerName?: string;
+  /** Folders that live as long as the container (its private /tmp, its output FIFOs). */
+  scratch?: string[];
+  /** Its output, when not the child's own stdout and stderr. */
+  streams?: { out: Readable; err: Readable };
+  /** The first line of its log: how it runs. */
+  describe: string;
 }
+
+const DEFAULT_RANGE = parsePortRange(DEFAULT_PORT_RANGE) as PortRange;
 
 export class ContainerLauncher {
   readonly imageStore: string;
+  /** The Docker label value that names this control plane's containers. */
+  readonly planeId: string;
+  /** Host ports for serving containers: take one with `ports.allocate()`, give it back with `ports.release()`. */
+  readonly ports: PortAllocator;
   private readonly isolation: IsolationSetting;
   private readonly ledger: CrashLedger | undefined;
 
@@ -63,6 +104,8 @@ export class ContainerLauncher {
     this.imageStore = opts.imageStore;
     this.isolation = opts.isolation;
     this.ledger = opts.ledgerFile ? new CrashLedger(opts.ledgerFile) : undefined;
+    this.planeId = opts.ledgerFile ? planeIdFor(opts.ledgerFile) : `process-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.ports = new PortAllocator(opts.portRange ?? DEFAULT_RANGE);
   }
 
   /**
@@ -113,20 +156,34 @@ export class ContainerLauncher {
     const { mode, snapshotDir } = await this.modeFor(req.imageUri);
     const optMlDir = path.resolve(req.optMlDir);
     await fsp.mkdir(path.dirname(req.logFile), { recursive: true });
-    const plan = mode === 'docker' ? dockerPlan(req, optMlDir) : await processPlan(req, optMlDir, mode, snapshotDir!);
+    const plan = mode === 'docker' ? await this.dockerPlan(req, optMlDir) : await processPlan(req, optMlDir, mode, snapshotDir!);
+    const removeScratch = async (): Promise<void> => {
+      for (const dir of plan.scratch ?? []) await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    };
+    const dropPlan = async (): Promise<void> => {
+      plan.streams?.out.destroy();
+      plan.streams?.err.destroy();
+      if (plan.dockerName) await docker(['rm', '-f', plan.dockerName], 30_000);
+      await removeScratch();
+    };
 
-    const log = createWriteStream(req.logFile, { flags: 'a' });
-    await new Promise<void>((resolve, reject) => {
-      log.once('open', () => resolve());
-      log.once('error', reject);
-    });
+    let log: WriteStream;
+    try {
+      log = await openLog(req.logFile);
+    } catch (err) {
+      await dropPlan();
+      throw err;
+    }
+    // How it runs, in the container's own log: whoever reads it knows what ran.
+    log.write(`[champ] ${plan.describe}\n`);
     const child = spawn(plan.file, plan.args, { cwd: plan.cwd, env: plan.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid!));
       child.once('error', reject);
-    }).catch((err: Error) => {
+    }).catch(async (err: Error) => {
       log.end();
-      throw new ContainerStartError(`could not start ${req.command} for image ${req.imageUri}: ${err.message}`);
+      await dropPlan();
+      throw new Error(`could not start ${req.command} for image ${req.imageUri}: ${err.message}`);
     });
     this.ledger?.add(pid, plan.dockerName);
     return new ContainerProcess({
@@ -137,35 +194,142 @@ export class ContainerLauncher {
       log,
       ...(req.onLine ? { onLine: req.onLine } : {}),
       ...(plan.dockerName ? { dockerName: plan.dockerName } : {}),
-      onGone: () => this.ledger?.remove(pid),
+      ...(plan.streams ? { streams: plan.streams } : {}),
+      onGone: () => {
+        this.ledger?.remove(pid);
+        void removeScratch();
+      },
     });
+  }
+
+  /**
+   * `docker create` then `docker start --attach`: the environment goes in
+   * through a file (mode 0600) deleted as soon as the container exists, so it is
+   * never on a command line (`ps`, `docker inspect`'s Args). The image is there
+   * or pulled first, so a missing one fails naming it.
+   */
+  private async dockerPlan(req: StartContainerRequest, optMlDir: string): Promise<SpawnPlan> {
+    const missing = await ensureImage(req.imageUri, LOCAL_REGISTRY);
+    if (missing) throw new ContainerStartError(missing);
+    let envText: string;
+    try {
+      envText = envFileText(dockerContainerEnv(req));
+    } catch (err) {
+      throw new ContainerStartError((err as Error).message);
+    }
+    const dockerName = `champ-${req.name.toLowerCase().replace(/[^a-z0-9_.-]/g, '-').slice(0, 40)}-${randomBytes(3).toString('hex')}`;
+    const limits = limitsForInstanceType(req.instanceType);
+    const args = ['create', '--init', '--name', dockerName, ...labelArgs(this.planeId, req.owner), '-v', `${optMlDir}:${CONTAINER_OPT_ML}`];
+    if (req.port !== undefined) args.push('-p', `127.0.0.1:${req.port}:${DOCKER_SERVE_PORT}`);
+    if (limits) args.push('--cpus', String(limits.cpus), '--memory', String(limits.memoryBytes));
+    const envDir = await fsp.mkdtemp(path.join(tmpdir(), 'champ-env-'));
+    try {
+      const envFile = path.join(envDir, 'env');
+      await fsp.writeFile(envFile, envText, { mode: 0o600 });
+      args.push('--env-file', envFile, req.imageUri, req.command);
+      const created = await docker(args, 120_000);
+      if (created.code !== 0) {
+        await docker(['rm', '-f', dockerName], 30_000);
+        throw new ContainerStartError(`could not create a container of image ${req.imageUri}: ${dockerFailure(created)}`);
+      }
+    } finally {
+      await fsp.rm(envDir, { recursive: true, force: true });
+    }
+    const limitNote = limits ? limits.note : `no CPU or memory limit (instance type ${req.instanceType ?? 'not given'} is not in the table)`;
+    const published = req.port !== undefined ? `, port 8080 published on 127.0.0.1:${req.port}` : '';
+    return {
+      file: 'docker',
+      args: ['start', '--attach', dockerName],
+      env: inheritedEnv(),
+      dockerName,
+      describe: `isolation: docker; container ${dockerName} of image ${req.imageUri} (${req.command}, --init, /opt/ml mounted${published}); ${limitNote}`,
+    };
   }
 }
 
-function dockerPlan(req: StartContainerRequest, optMlDir: string): SpawnPlan {
-  const dockerName = `champ-${req.name.toLowerCase().replace(/[^a-z0-9_.-]/g, '-').slice(0, 40)}-${randomBytes(3).toString('hex')}`;
-  const args = ['run', '--rm', '--name', dockerName, '-v', `${optMlDir}:${CONTAINER_OPT_ML}`];
-  if (req.port !== undefined) args.push('-p', `127.0.0.1:${req.port}:${DOCKER_SERVE_PORT}`);
-  for (const [k, v] of Object.entries(dockerContainerEnv(req))) args.push('-e', `${k}=${v}`);
-  args.push(req.imageUri, req.command);
-  return { file: 'docker', args, env: inheritedEnv(), dockerName };
+async function openLog(file: string): Promise<WriteStream> {
+  const log = createWriteStream(file, { flags: 'a' });
+  await new Promise<void>((resolve, reject) => {
+    log.once('open', () => resolve());
+    log.once('error', reject);
+  });
+  return log;
 }
+
+/**
+ * stdout and stderr into named pipes (`$1`, `$2`), then `exec "$@"`: Node's
+ * child pipes are sockets, which a program cannot open as /dev/stdout (nginx's
+ * logs, for one); a FIFO it can.
+ */
+const THROUGH_FIFOS = 'exec >"$1" 2>"$2" || exit 125\nshift 2\nexec "$@"';
+
+/** Two FIFOs in a private folder, opened for reading (before the writer exists, so without blocking). */
+async function outputFifos(): Promise<{ dir: string; paths: [string, string]; streams: { out: Readable; err: Readable } }> {
+  const dir = await fsp.mkdtemp(path.join(tmpdir(), 'champ-io-'));
+  const paths: [string, string] = [path.join(dir, 'stdout'), path.join(dir, 'stderr')];
+  const made = spawnSync('mkfifo', ['-m', '0600', ...paths], { stdio: 'ignore', timeout: 10_000 });
+  if (made.status !== 0) {
+    await fsp.rm(dir, { recursive: true, force: true });
+    throw new Error('mkfifo failed: process mode needs named pipes for the program\'s stdout and stderr');
+  }
+  const open = (p: string): Readable => new Socket({ fd: openSync(p, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK), readable: true, writable: false });
+  return { dir, paths, streams: { out: open(paths[0]), err: open(paths[1]) } };
+}
+
+/**
+ * A constant script (paths travel as positional arguments, never spliced into
+ * it) that bash runs as PID 1 of a new PID namespace with its own /proc: it
+ * mounts the snapshot at /opt/program, the job's folder at /opt/ml and a
+ * private /tmp, then runs the program as its child, passing SIGTERM on (a PID 1
+ * without a handler would ignore it) and exiting with its status.
+ */
+const NAMESPACE_SCRIPT = [
+  'mount --bind "$1" /opt/program && mount --bind "$2" /opt/ml && mount --bind "$3" /tmp || exit 125',
+  'shift 3',
+  'cd /opt/program || exit 125',
+  'child=',
+  'trap \'[ -n "$child" ] && kill -TERM "$child" 2>/dev/null\' TERM INT',
+  '"$@" & child=$!',
+  // wait returns early when a trapped signal arrives: wait again until the child is gone.
+  'while :; do wait "$child"; status=$?; kill -0 "$child" 2>/dev/null || break; done',
+  'exit "$status"',
+].join('\n');
 
 async function processPlan(req: StartContainerRequest, optMlDir: string, mode: 'namespace' | 'env', snapshotDir: string): Promise<SpawnPlan> {
   const program = await findProgram(snapshotDir, req.command, req.imageUri);
   const programDir = path.dirname(program);
-  const env = processContainerEnv(req, optMlDir, programDir);
-  if (mode === 'env') return { file: program, args: [req.command], env, cwd: programDir };
+  const relative = path.relative(snapshotDir, program);
+  // Its own /tmp (two endpoints of one image must not share /tmp/gunicorn.sock); world-writable as /tmp is.
+  const scratch = await fsp.mkdtemp(path.join(tmpdir(), 'champ-tmp-'));
+  await fsp.chmod(scratch, 0o1777);
+  const fifos = await outputFifos();
+  const io = { scratch: [scratch, fifos.dir], streams: fifos.streams };
+  if (mode === 'env') {
+    return {
+      file: 'bash',
+      args: ['-c', THROUGH_FIFOS, 'champ-container', ...fifos.paths, program, req.command],
+      env: processContainerEnv(req, optMlDir, programDir, scratch),
+      cwd: programDir,
+      ...io,
+      describe:
+        `isolation: env (process mode); ${relative} of ${req.imageUri} runs as a host process with SM_* variables and TMPDIR=${scratch}; ` +
+        "it shares the host's files, /tmp and process table (other processes' environments included): use docker or namespace isolation to keep it apart",
+    };
+  }
   return {
-    file: 'unshare',
-    // The script is constant; paths travel as positional arguments, never spliced into it.
+    file: 'bash',
     args: [
-      '--mount', '--propagation', 'private', '--',
-      'sh', '-c', 'mount --bind "$1" "$2" || exit 125; shift 2; exec "$@"',
-      'champ-container', optMlDir, CONTAINER_OPT_ML, program, req.command,
+      '-c', THROUGH_FIFOS, 'champ-container', ...fifos.paths,
+      'unshare', '--mount', '--propagation', 'private', '--pid', '--fork', '--mount-proc', '--',
+      'bash', '-c', NAMESPACE_SCRIPT,
+      'champ-container', programDir, optMlDir, scratch, path.posix.join(CONTAINER_PROGRAM_DIR, path.basename(program)), req.command,
     ],
-    env,
+    env: processContainerEnv(req, CONTAINER_OPT_ML, CONTAINER_PROGRAM_DIR, '/tmp'),
     cwd: programDir,
+    ...io,
+    describe:
+      `isolation: namespace (process mode); ${relative} of ${req.imageUri} runs as a host process in its own mount and PID namespaces ` +
+      '(the snapshot at /opt/program, its own /opt/ml and /tmp, no other process visible); the Dockerfile is not applied (no RUN, ENV or packages): use docker isolation for that',
   };
 }
 

@@ -6,6 +6,8 @@ import * as path from 'node:path';
 
 /** Where /opt/ml is inside the container (Docker, namespace) and what SM_* point at there. */
 export const CONTAINER_OPT_ML = '/opt/ml';
+/** Where the image's programs are inside the container (namespace mode binds the snapshot there). */
+export const CONTAINER_PROGRAM_DIR = '/opt/program';
 /** Port a container serves on inside Docker; the host side is the request's port. */
 export const DOCKER_SERVE_PORT = 8080;
 
@@ -81,11 +83,16 @@ export function dockerContainerEnv(req: ContainerEnvRequest): Record<string, str
   };
 }
 
-/** The environment of a program run as a process from a snapshot in `programDir`, its /opt/ml at `optMlDir`. */
-export function processContainerEnv(req: ContainerEnvRequest, optMlDir: string, programDir: string): Record<string, string> {
+/**
+ * The environment of a program run as a process from a snapshot in `programDir`,
+ * its /opt/ml at `optMlDir` and its temporary files in `tmpDir` (paths as the
+ * program sees them: the host's in env mode, /opt/... in namespace mode).
+ */
+export function processContainerEnv(req: ContainerEnvRequest, optMlDir: string, programDir: string, tmpDir: string): Record<string, string> {
   const inherited = inheritedEnv();
   return {
     ...inherited,
+    TMPDIR: tmpDir,
     PATH: `${programDir}${path.delimiter}${inherited.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`,
     PYTHONUNBUFFERED: '1',
     // Python would otherwise write __pycache__ into the read-only snapshot.
@@ -94,4 +101,21 @@ export function processContainerEnv(req: ContainerEnvRequest, optMlDir: string, 
     ...(req.port !== undefined ? { SAGEMAKER_BIND_TO_PORT: String(req.port), SAGEMAKER_BIND_HOST: '127.0.0.1' } : {}),
     ...req.environment,
   };
+}
+
+/**
+ * The text of a `docker run --env-file`: one KEY=VALUE a line. Docker's format
+ * has no quoting, so a value with a line break cannot travel in it: refused,
+ * naming the variable.
+ */
+export function envFileText(env: Record<string, string>): string {
+  const lines: string[] = [];
+  for (const [k, v] of Object.entries(env)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(k)) {
+      throw new Error(`environment variable name "${k}" is not valid in a container: use letters, digits and underscores, not starting with a digit`);
+    }
+    if (/[\r\n\0]/.test(v)) throw new Error(`environment variable ${k} has a line break or NUL in its value: a container's environment takes single-line values`);
+    lines.push(`${k}=${v}`);
+  }
+  return `${lines.join('\n')}\n`;
 }

@@ -1,7 +1,7 @@
 // The control plane with its real runtime and the claims-severity example:
 // a local image snapshotted from the example's folder, data from its
 // generator, and clients that talk to the server only through the AWS SDK.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -142,4 +142,81 @@ export async function endpointStatus(
     },
     timeoutMs,
   );
+}
+
+export interface PlaneProcess {
+  url: string;
+  pid: number;
+  /** What it printed on stdout so far (its URL, its isolation line). */
+  stdout(): string;
+  sm: SageMakerClient;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILL to its process group (the server under tsx); containers it started are left, as after a crash. */
+  kill(): Promise<void>;
+  /** SIGTERM, then waits for the exit. */
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * `src/local/main.ts` as a process of its own, with exactly `env` as its
+ * environment plus PATH and HOME: what it was started with is what a container
+ * could try to read from /proc.
+ */
+export async function spawnPlane(home: string, env: Record<string, string>): Promise<PlaneProcess> {
+  const root = path.resolve(__dirname, '../../..');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/local/main.ts', '--port', '0', '--state-dir', home], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL printed within 30 s; stderr: ${err}`)), 30_000);
+    const look = (): void => {
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1] as string);
+      }
+    };
+    child.stdout.on('data', look);
+    void exited.then((e) => reject(new Error(`exited early (${String(e.code)}); stderr: ${err}`)));
+  }).catch((e: unknown) => {
+    child.kill('SIGKILL');
+    throw e;
+  });
+  const sm = new SageMakerClient({ endpoint: url, region: 'us-east-1', credentials });
+  const gone = (): boolean => child.exitCode !== null || child.signalCode !== null;
+  return {
+    url,
+    pid: child.pid as number,
+    stdout: () => out,
+    sm,
+    exited,
+    async kill() {
+      sm.destroy();
+      if (!gone()) process.kill(-(child.pid as number), 'SIGKILL');
+      await exited;
+    },
+    async stop() {
+      sm.destroy();
+      if (!gone()) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/**
+ * Statuses seen by polling follow `path`, or a tail of it: a loaded machine may
+ * be too slow to catch the first one (InService before the first Describe).
+ */
+export function expectStatusPath(seen: string[], path: string[]): void {
+  expect(path.map((_, i) => path.slice(i))).toContainEqual(seen);
 }

@@ -1,12 +1,15 @@
 // `npm run local-sagemaker` as a real process: it prints its URL, answers the
 // SDK, serves an endpoint, and on SIGTERM exits 0 leaving no process behind.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, ListEndpointsCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { snapshotContext } from '../../../src/artifacts/image-store';
 import { writeContext } from '../runtime/fixtures';
-import { endpointStatus, ROLE } from './helpers';
+import { endpointStatus, ROLE, spawnPlane, trainingJob, trainToEnd } from './helpers';
 import { isProcessAlive, makeTempDir, removeDir } from '../support';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -122,3 +125,51 @@ test('the local-sagemaker command prints its URL, answers, and on SIGTERM exits 
     }
   }
 }, 40_000);
+
+describe('no container can read the credentials the control plane was started with', () => {
+  // A hostile training program reads /proc/1/environ, /proc/$PPID/environ and every /proc/<pid>/environ
+  // it can open, and puts what it finds into its FailureReason, which reaches the caller (and a workflow's history).
+  const snoop = async (isolation: string): Promise<{ reason: string; canary: string; stdout: string }> => {
+    const home = path.join(dir, `snoop-${isolation}`);
+    const ctxDir = await writeContext(path.join(home, 'ctx'));
+    const { imageUri } = await snapshotContext({ contextDir: ctxDir, repository: 'snoop', store: path.join(home, 'images') });
+    const data = path.join(home, 'data');
+    await mkdir(data, { recursive: true });
+    await writeFile(path.join(data, 'rows.csv'), '1\n');
+    const canary = `canary${randomBytes(8).toString('hex')}`;
+    const plane = await spawnPlane(home, {
+      CHAMP_LOCAL_ISOLATION: isolation,
+      AWS_ACCESS_KEY_ID: `AKIA${canary}`,
+      AWS_SECRET_ACCESS_KEY: canary,
+      AWS_SESSION_TOKEN: canary,
+      GITHUB_TOKEN: canary,
+    });
+    try {
+      const { final } = await trainToEnd(
+        plane.sm,
+        trainingJob('snoop', imageUri, { train: pathToFileURL(data).href }, path.join(home, 'out'), { mode: 'snoop' }),
+        60_000,
+      );
+      expect(final.TrainingJobStatus).toBe('Failed');
+      return { reason: final.FailureReason ?? '', canary, stdout: plane.stdout() };
+    } finally {
+      await plane.stop();
+    }
+  };
+
+  it('namespace mode: the program sees only its own PID namespace, where nothing holds them', async () => {
+    const { reason, canary, stdout } = await snoop('namespace');
+    expect(stdout).toMatch(/^isolation: namespace$/m);
+    // The probe ran and read something (its own process at least): a silent failure to read would prove nothing.
+    expect(reason).toMatch(/^snooped [1-9]\d* processes \(me \d+, parent \d+\); found: /);
+    // Its parent is the namespace's init (which holds only the container's own environment), not the control plane.
+    expect(reason).toMatch(/, parent 1\); /);
+    expect(reason).not.toContain(canary);
+  }, 90_000);
+
+  it('env mode cannot hide them (it shares the process table, as documented), which shows the probe finds what is there', async () => {
+    const { reason, canary, stdout } = await snoop('env');
+    expect(stdout).toMatch(/^isolation: env/m);
+    expect(reason).toContain(canary);
+  }, 90_000);
+});

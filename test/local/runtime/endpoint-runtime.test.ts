@@ -145,8 +145,8 @@ describe('LocalEndpointRuntime', () => {
     const before = liveContainerPids();
 
     await expect(
-      rt.deploy('ep-bad', 'cfg-2', [variant('Sick', modelV2, { environment: { SERVE_MODE: 'never' } })], { healthTimeoutMs: 1_000 }),
-    ).rejects.toThrow(/^The primary container for production variant Sick did not pass the ping health check \(no 200 from GET \/ping within 1 s\)[\s\S]*serving model=v2/);
+      rt.deploy('ep-bad', 'cfg-2', [variant('Sick', modelV2, { environment: { SERVE_MODE: 'never' } })], { healthTimeoutMs: 4_000 }),
+    ).rejects.toThrow(/^The primary container for production variant Sick did not pass the ping health check \(no 200 from GET \/ping within 4 s\)[\s\S]*serving model=v2/);
 
     expect(rt.status('ep-bad')!.configName).toBe('cfg-1');
     expect((await rt.invoke('ep-bad', { body: Buffer.from('still') })).body.toString()).toBe('v1|still');

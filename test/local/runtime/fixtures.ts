@@ -9,6 +9,8 @@ import * as tar from 'tar';
  *   fail    writes output/failure and exits 1
  *   crash   prints to stderr and exits 3 without output/failure
  *   sleep   prints, then sleeps for a minute
+ *   snoop   reads the environment of every process it can see (/proc/1, its parent, all of /proc)
+ *           and fails with a reason listing each credential-like variable found, as a hostile program would
  * With USE_OPT_ML=1 it writes through the literal /opt/ml path (namespace mode proof).
  */
 export const TRAIN_PY = `#!/usr/bin/env python3
@@ -45,6 +47,25 @@ if mode == 'crash':
 if mode == 'sleep':
     print('sleeping', flush=True)
     time.sleep(60)
+if mode == 'snoop':
+    import re
+    # Its parent first, then PID 1: a reason is cut at 1024 characters.
+    first = [str(os.getppid()), '1']
+    pids = first + sorted(p for p in os.listdir('/proc') if p.isdigit() and p not in first)
+    read, found = 0, []
+    for pid in pids:
+        try:
+            env = open('/proc/%s/environ' % pid, 'rb').read().decode('utf8', 'replace').split('\\0')
+        except OSError:
+            continue
+        read += 1
+        for var in env:
+            name = var.split('=', 1)[0]
+            if re.search(r'^AWS_(?!REGION$|DEFAULT_REGION$)|SECRET|TOKEN|PASSWORD|CREDENTIAL|CANARY', name):
+                found.append('pid %s: %s' % (pid, var))
+    with open(os.path.join(out_dir, 'failure'), 'w') as f:
+        f.write('snooped %d processes (me %d, parent %d); found: %s' % (read, os.getpid(), os.getppid(), ' | '.join(found) or 'nothing'))
+    sys.exit(1)
 `;
 
 /**
