@@ -1,6 +1,6 @@
 // `champ`: the command-line client. One subcommand per operator action; the
 // `schedule` group lives in ./cli/schedule.ts, what they share in ./cli/.
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,16 +49,57 @@ function timestampId(now: Date): string {
   return now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 }
 
+function isNotFound(err: unknown): boolean {
+  return err instanceof WorkflowNotFoundError || /not found/i.test(firstLine(err));
+}
+
+function noSuchWorkflow(id: string): CliError {
+  return new CliError(`no workflow with id "${id}" in this namespace; "champ list" shows the pipelines`);
+}
+
 /** Wraps a handle call so an unknown workflow gives one clear line. */
 async function onWorkflow<T>(id: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError || /not found/i.test(firstLine(err))) {
-      throw new CliError(`no workflow with id "${id}" in this namespace; "champ list" shows the pipelines`);
-    }
+    if (isNotFound(err)) throw noSuchWorkflow(id);
     throw err;
   }
+}
+
+/** How a run that is no longer running ended, e.g. "COMPLETED, deployed"; undefined while it runs. */
+async function howItEnded(handle: WorkflowHandle, id: string): Promise<string | undefined> {
+  const desc = await onWorkflow(id, () => handle.describe());
+  if (desc.status.name === 'RUNNING') return undefined;
+  const outcome = desc.typedSearchAttributes.get(SEARCH_ATTRIBUTE_KEYS.outcome);
+  return outcome ? `${desc.status.name}, ${outcome}` : desc.status.name;
+}
+
+/**
+ * Sends an approval or rejection. The server answers a run that has ended as
+ * if the run did not exist: the run's own description says how it ended.
+ */
+async function sendDecision(handle: WorkflowHandle, id: string, kind: 'approve' | 'reject', send: () => Promise<unknown>): Promise<void> {
+  try {
+    await send();
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      // The validator's message already starts with the update's name.
+      const why = firstLine(err.cause ?? err).replace(new RegExp(`^${kind}: `), '');
+      throw new CliError(`${kind} refused: ${why}`);
+    }
+    const ended = await howItEnded(handle, id);
+    if (ended) throw new CliError(`${id} has ended (${ended}): nothing awaits approval; "champ status ${id}" shows how it went`);
+    if (isNotFound(err)) throw noSuchWorkflow(id);
+    throw new CliError(`${kind} failed: ${firstLine(err)}`);
+  }
+}
+
+/** A text option that must say something: blank is as good as missing. */
+function requiredText(option: string, value: string | undefined, what: string): string {
+  const text = value?.trim();
+  if (!text) throw new CliError(`${option} is required: ${what}`, EXIT.usage);
+  return text;
 }
 
 /** Refuses a run whose local (file://) training data is missing: it would fail at once. */
@@ -224,19 +265,15 @@ Exit codes: 0 done (run --wait: deployed); 1 refused or the server failed;
       .description(kind === 'approve' ? 'approve the candidate awaiting approval' : 'reject the candidate awaiting approval')
       .action(async (workflowId: string, opts: { version: number; reviewer: string; comment?: string; reason?: string }) => {
         if (!Number.isInteger(opts.version) || opts.version < 1) throw new CliError('--version must be a positive whole number (the model version)', EXIT.usage);
-        if (kind === 'reject' && !opts.reason) throw new CliError('--reason is required: say why the candidate is rejected', EXIT.usage);
+        const reviewer = requiredText('--reviewer', opts.reviewer, '--reviewer must be a name (who decides), not blank');
+        const reason = kind === 'reject' ? requiredText('--reason', opts.reason, 'say why the candidate is rejected') : undefined;
         await withClient(io, async (client) => {
           const handle = client.workflow.getHandle<typeof trainingPipeline>(workflowId);
-          await onWorkflow(workflowId, () =>
+          await sendDecision(handle, workflowId, kind, () =>
             kind === 'approve'
-              ? handle.executeUpdate(approveUpdate, { args: [{ modelVersion: opts.version, reviewer: opts.reviewer, comment: opts.comment }] })
-              : handle.executeUpdate(rejectUpdate, { args: [{ modelVersion: opts.version, reviewer: opts.reviewer, reason: opts.reason ?? '' }] }),
-          ).catch((err: unknown) => {
-            if (err instanceof CliError) throw err;
-            // The validator's message already starts with the update's name.
-            const why = firstLine((err as { cause?: unknown }).cause ?? err).replace(new RegExp(`^${kind}: `), '');
-            throw new CliError(`${kind} refused: ${why}`);
-          });
+              ? handle.executeUpdate(approveUpdate, { args: [{ modelVersion: opts.version, reviewer, comment: opts.comment }] })
+              : handle.executeUpdate(rejectUpdate, { args: [{ modelVersion: opts.version, reviewer, reason: reason ?? '' }] }),
+          );
           io.out(`${kind === 'approve' ? 'approved' : 'rejected'} model version ${opts.version} of ${workflowId}`);
         });
       });
