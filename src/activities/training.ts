@@ -13,7 +13,10 @@ import { tagsField } from '../aws/requests';
 import { classifyTrainingJob } from '../aws/status';
 import { ErrorTypes } from '../shared';
 import { durationSeconds } from '../spec/duration';
+import { localPathOf } from '../artifacts/file-uri';
+import { checkFolderLinks } from '../spec/context';
 import { activityEnv } from './context';
+import { progressHeartbeat } from './progress';
 import type { ActivityDeps } from './deps';
 import type {
   AwaitTrainingInput,
@@ -24,6 +27,25 @@ import type {
   StopTrainingInput,
   TrainingResult,
 } from './types';
+
+/**
+ * A local data folder must not hold links out of it or back into it (the spec
+ * loader checks this, but a raw input through the temporal CLI skips it).
+ */
+function refuseLinksOut(input: FingerprintDataInput): void {
+  const issues = input.inputs.flatMap((channel, i) => {
+    let folder: string | undefined;
+    try {
+      folder = localPathOf(channel.uri);
+    } catch {
+      return [];
+    }
+    return folder === undefined ? [] : checkFolderLinks(folder, `training.inputs[${i}].uri`, `channel "${channel.name}"`);
+  });
+  if (issues.length > 0) {
+    throw terminal(ErrorTypes.InvalidSpec, issues.map((i) => `${i.path}: ${i.message}`).join('; '), { field: issues[0]!.path });
+  }
+}
 
 /** SageMaker hyperparameters are always strings; the container converts them back. */
 export function hyperParameterStrings(hp: Record<string, string | number | boolean>): Record<string, string> {
@@ -144,12 +166,21 @@ export function createTrainingActivities(deps: ActivityDeps) {
 
   async function fingerprintData(input: FingerprintDataInput): Promise<FingerprintDataResult> {
     const env = activityEnv(deps.log);
-    const result = await fingerprintLocations(
-      objects,
-      input.inputs.map((c) => ({ name: c.name, uri: c.uri })),
-    );
-    env.log.info('data fingerprinted', { objects: result.objects, bytes: result.bytes });
-    return result;
+    refuseLinksOut(input);
+    // Hashing a large local data set takes minutes: heartbeat with how far it got, and stop when cancelled.
+    const beat = progressHeartbeat(env);
+    try {
+      beat.phase('fingerprint');
+      const result = await fingerprintLocations(
+        objects,
+        input.inputs.map((c) => ({ name: c.name, uri: c.uri })),
+        { signal: env.signal, onProgress: (p) => beat.progress(p) },
+      );
+      env.log.info('data fingerprinted', { objects: result.objects, bytes: result.bytes });
+      return result;
+    } finally {
+      beat.stop();
+    }
   }
 
   return { startTraining, awaitTraining, stopTraining, fingerprintData };

@@ -1,4 +1,10 @@
 import { CreateTrainingJobCommand, DescribeTrainingJobCommand, ResourceInUse, StopTrainingJobCommand } from '@aws-sdk/client-sagemaker';
+import { CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createActivities } from '../../src/activities';
 import type { StartTrainingInput } from '../../src/activities/types';
 import { ErrorTypes } from '../../src/shared';
@@ -141,5 +147,52 @@ describe('validateSpec', () => {
     expect(f).toMatchObject({ type: ErrorTypes.InvalidSpec, nonRetryable: true });
     expect(f.message).toContain('name:');
     expect(f.message).toContain('training');
+  });
+});
+
+describe('fingerprintData', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'champ-fingerprint-'));
+    mkdirSync(join(dir, 'train'));
+    for (let i = 0; i < 5; i++) writeFileSync(join(dir, 'train', `part-${i}.csv`), 'a,b\n1,2\n');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const input = () => ({ inputs: [{ name: 'train', uri: pathToFileURL(join(dir, 'train')).href, contentType: 'text/csv' }] });
+
+  it('heartbeats with the objects and bytes hashed', async () => {
+    const { clients } = mockedClients(true);
+    const runner = activityRunner();
+    const r = await runner.run(createActivities({ clients }).fingerprintData, input());
+    expect(r).toMatchObject({ objects: 5, bytes: 40 });
+    expect(runner.heartbeats).toContainEqual({ phase: 'fingerprint', files: 5, bytes: 40 });
+  });
+
+  it('stops when cancelled (an abandoned attempt does not keep hashing)', async () => {
+    const { clients } = mockedClients(true);
+    const env = new MockActivityEnvironment();
+    let hashedAfterCancel = 0;
+    let cancelled = false;
+    env.on('heartbeat', (d: { files?: number }) => {
+      if (cancelled) hashedAfterCancel = Math.max(hashedAfterCancel, d.files ?? 0);
+      if (!cancelled) {
+        cancelled = true;
+        env.cancel();
+      }
+    });
+    await expect(env.run(createActivities({ clients }).fingerprintData, input())).rejects.toBeInstanceOf(CancelledFailure);
+    expect(hashedAfterCancel).toBeLessThan(5);
+  });
+
+  it('refuses a data folder with a link out of it or looping back, naming the channel field (a raw input skips the loader)', async () => {
+    const { clients } = mockedClients(true);
+    symlinkSync('/etc/passwd', join(dir, 'train', 'peek.csv'));
+    const f = await failureOf(activityRunner().run(createActivities({ clients }).fingerprintData, input()));
+    expect(f).toMatchObject({ type: ErrorTypes.InvalidSpec, nonRetryable: true });
+    expect(f.message).toMatch(/^training\.inputs\[0\]\.uri: channel "train": peek\.csv is a symbolic link to \/etc\/passwd/);
+    rmSync(join(dir, 'train', 'peek.csv'));
+    symlinkSync('.', join(dir, 'train', 'again'));
+    const loop = await failureOf(activityRunner().run(createActivities({ clients }).fingerprintData, input()));
+    expect(loop.message).toContain('training.inputs[0].uri');
   });
 });

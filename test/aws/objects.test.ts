@@ -1,6 +1,6 @@
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -53,6 +53,31 @@ describe('object store', () => {
   it('reports a missing file:// location as non-retryable AwsNotFound naming it', async () => {
     const uri = pathToFileURL(join(dir, 'nope')).href;
     await expect(createObjectStore(s3).list(uri)).rejects.toMatchObject({ type: ErrorTypes.AwsNotFound, nonRetryable: true, message: expect.stringContaining(uri) });
+  });
+
+  it('refuses a file:// folder with a link to a file outside it, naming the link; a linked folder is not followed, so a loop ends', async () => {
+    const store = createObjectStore(s3);
+    const uri = pathToFileURL(join(dir, 'train')).href;
+    symlinkSync('.', join(dir, 'train', 'part', 'loop'));
+    symlinkSync('../a.csv', join(dir, 'train', 'part', 'same.csv'));
+    expect((await store.list(uri)).map((o) => o.key)).toEqual(['a.csv', 'part/b.csv', 'part/same.csv']);
+    writeFileSync(join(dir, 'secret.txt'), 'outside');
+    symlinkSync(join(dir, 'secret.txt'), join(dir, 'train', 'peek.csv'));
+    await expect(store.list(uri)).rejects.toMatchObject({ type: ErrorTypes.InvalidSpec, nonRetryable: true, message: expect.stringContaining('peek.csv is a symbolic link to') });
+  });
+
+  it('fingerprinting reports objects and bytes as it goes and stops when aborted', async () => {
+    const store = createObjectStore(s3);
+    const loc = [{ name: 'train', uri: pathToFileURL(join(dir, 'train')).href }];
+    const seen: Array<{ files: number; bytes: number }> = [];
+    await fingerprintLocations(store, loc, { onProgress: (p) => seen.push(p) });
+    expect(seen).toEqual([
+      { files: 1, bytes: 4 },
+      { files: 2, bytes: 8 },
+    ]);
+    const abort = new AbortController();
+    const reason = new Error('abandoned');
+    await expect(fingerprintLocations(store, loc, { signal: abort.signal, onProgress: () => abort.abort(reason) })).rejects.toBe(reason);
   });
 
   it('rejects a location that is neither s3:// nor file://', () => {
