@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, ListEndpointsCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { snapshotContext } from '../../../src/artifacts/image-store';
 import { writeContext } from '../runtime/fixtures';
-import { endpointStatus, ROLE, spawnPlane, trainingJob, trainToEnd } from './helpers';
+import { endpointStatus, ROLE, spawnPlane, trainingJob, trainToEnd, until } from './helpers';
 import { isProcessAlive, makeTempDir, removeDir } from '../support';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -151,6 +151,7 @@ describe('no container can read the credentials the control plane was started wi
         60_000,
       );
       expect(final.TrainingJobStatus).toBe('Failed');
+      await until('the isolation line', async () => (/^isolation: /m.test(plane.stdout()) ? true : undefined));
       return { reason: final.FailureReason ?? '', canary, stdout: plane.stdout() };
     } finally {
       await plane.stop();

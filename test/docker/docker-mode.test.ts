@@ -1,0 +1,223 @@
+// Docker mode for real, against the engine scripts/engine/ensure.sh starts (or a
+// developer's own): each test proves that a container of the engine ran, by
+// asking the engine (docker ps / inspect) while it runs, never by trusting the
+// control plane's word. Without an engine the tests report themselves skipped,
+// with the reason.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import {
+  CreateEndpointCommand,
+  CreateEndpointConfigCommand,
+  CreateModelCommand,
+  CreateTrainingJobCommand,
+  DeleteEndpointCommand,
+  DescribeTrainingJobCommand,
+  StopTrainingJobCommand,
+} from '@aws-sdk/client-sagemaker';
+import { InvokeEndpointCommand } from '@aws-sdk/client-sagemaker-runtime';
+import { planeIdFor } from '../../src/local/containers/docker';
+import { containerLedger, trainingJobDir } from '../../src/local/server';
+import { writeContext } from '../local/runtime/fixtures';
+import { endpointStatus, ROLE, spawnPlane, startPlane, trainingJob, trainToEnd, until, type Plane } from '../local/integration/helpers';
+import { makeTempDir, removeDir } from '../local/support';
+
+const RUN = `docker-mode-${process.pid}-${randomBytes(3).toString('hex')}`;
+const TEST_LABEL = `org.champ.test=${RUN}`;
+const IMAGE = `champ-docker-test/${RUN}:v1`;
+
+function docker(args: string[], timeoutMs = 120_000): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('docker', args, { encoding: 'utf8', timeout: timeoutMs });
+  return { status: r.status, stdout: r.stdout ?? '', stderr: r.error ? r.error.message : (r.stderr ?? '') };
+}
+
+function engineMissing(): string | undefined {
+  const r = docker(['info', '--format', '{{.ServerVersion}}'], 15_000);
+  if (r.status === 0) return undefined;
+  return `no Docker engine answers (docker info: ${r.stderr.trim().split('\n')[0] || `exit ${String(r.status)}`}); scripts/engine/ensure.sh starts one as root on Debian`;
+}
+
+/** The base image the test image builds on: the example's, which ensure.sh builds from Debian's packages. */
+const BASE = 'python:3.11.9-slim';
+const noEngine = engineMissing();
+const noBase = noEngine ?? (docker(['image', 'inspect', BASE]).status === 0 ? undefined : `the base image ${BASE} is missing (scripts/engine/base-images.sh builds it)`);
+if (noBase) console.warn(`docker-mode tests skipped: ${noBase}`);
+
+/** Names of the containers labelled `label` (all states), as the engine lists them. */
+function containers(label: string): string[] {
+  return docker(['ps', '-a', '--filter', `label=${label}`, '--format', '{{.Names}}']).stdout.split('\n').filter(Boolean);
+}
+
+interface Inspected {
+  Args: string[];
+  Config: { Env: string[]; Labels: Record<string, string> };
+  HostConfig: { Init: boolean | null; NanoCpus: number; Memory: number };
+  State: { Running: boolean };
+}
+
+function inspect(name: string): Inspected {
+  const r = docker(['inspect', name]);
+  if (r.status !== 0) throw new Error(`docker inspect ${name}: ${r.stderr}`);
+  return (JSON.parse(r.stdout) as Inspected[])[0] as Inspected;
+}
+
+let dir: string;
+let data: string;
+const planeIds = new Set<string>();
+
+(noBase ? describe.skip : describe)(`docker mode${noBase ? ` (skipped: ${noBase})` : ''}`, () => {
+  let plane: Plane;
+
+  beforeAll(async () => {
+    dir = await makeTempDir('docker-mode');
+    const ctx = await writeContext(path.join(dir, 'ctx'), {
+      Dockerfile: `FROM ${BASE}\nENV PYTHONUNBUFFERED=1 PATH="/opt/program:\${PATH}"\nCOPY program/ /opt/program/\nRUN chmod 0755 /opt/program/train /opt/program/serve\nWORKDIR /opt/program\n`,
+    });
+    const built = docker(['build', '-q', '--label', TEST_LABEL, '-t', IMAGE, ctx], 300_000);
+    if (built.status !== 0) throw new Error(`docker build of the test image failed: ${built.stderr}`);
+    data = path.join(dir, 'data');
+    await fsp.mkdir(data, { recursive: true });
+    await fsp.writeFile(path.join(data, 'rows.csv'), 'abc\n');
+    const home = path.join(dir, 'home');
+    plane = await startPlane({ stateDir: home, isolation: 'docker' });
+    planeIds.add(planeIdFor(containerLedger(plane.server.stateRoot)));
+  }, 360_000);
+
+  afterAll(async () => {
+    await plane?.close();
+    for (const id of planeIds) {
+      const left = containers(`org.champ.local.plane=${id}`);
+      if (left.length > 0) docker(['rm', '-f', ...left]);
+    }
+    docker(['rmi', '-f', IMAGE]);
+    if (dir) await removeDir(dir);
+  });
+
+  const job = (name: string, hps: Record<string, string>, environment: Record<string, string> = {}) => ({
+    ...trainingJob(name, IMAGE, { train: pathToFileURL(data).href }, path.join(dir, 'out'), hps),
+    Environment: environment,
+  });
+
+  it('trains in a container of the engine: labelled with its job, under --init, limited by its instance type, its environment never on a command line', async () => {
+    const secret = `value-${randomBytes(6).toString('hex')}`;
+    await plane.sm.send(new CreateTrainingJobCommand(job('dk-labels', { mode: 'sleep' }, { MODEL_SETTING: secret })));
+    const name = await until('the engine to run the job\'s container', async () => {
+      const n = containers('org.champ.local.training-job=dk-labels')[0];
+      return n && inspect(n).State.Running ? n : undefined;
+    }, 60_000);
+    const c = inspect(name);
+    expect(c.HostConfig.Init).toBe(true);
+    expect(c.Config.Labels).toMatchObject({ 'org.champ.local.kind': 'training-job', 'org.champ.local.training-job': 'dk-labels' });
+    expect(c.Config.Labels['org.champ.local.plane']).toBe(planeIdFor(containerLedger(plane.server.stateRoot)));
+    // ml.m5.large: 2 vCPU and 8 GiB, at most what this machine has.
+    expect(c.HostConfig.NanoCpus).toBeGreaterThan(0);
+    expect(c.HostConfig.Memory).toBeGreaterThan(0);
+    // Inside the container the variable is set; on no command line (the engine's record of it, or any process's) is it.
+    expect(c.Config.Env).toContain(`MODEL_SETTING=${secret}`);
+    expect(JSON.stringify(c.Args)).not.toContain(secret);
+    const ps = spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout;
+    expect(ps).toContain(name);
+    expect(ps).not.toContain(secret);
+    const log = await fsp.readFile(path.join(trainingJobDir(plane.server.stateRoot, 'dk-labels'), 'train.log'), 'utf8');
+    expect(log.split('\n')[0]).toMatch(/^\[champ\] isolation: docker; container champ-dk-labels-[0-9a-f]{6} of image champ-docker-test\//);
+    await plane.sm.send(new StopTrainingJobCommand({ TrainingJobName: 'dk-labels' }));
+    await until('dk-labels to be Stopped', async () => {
+      const d = await plane.sm.send(new DescribeTrainingJobCommand({ TrainingJobName: 'dk-labels' }));
+      return d.TrainingJobStatus === 'Stopped' ? d : undefined;
+    }, 30_000);
+  }, 120_000);
+
+  it('StopTrainingJob stops a program that ignores nothing in about a second (--init passes SIGTERM on), and Stopped means the container is gone', async () => {
+    await plane.sm.send(new CreateTrainingJobCommand(job('dk-stop', { mode: 'sleep' })));
+    const name = await until('the engine to run dk-stop', async () => {
+      const n = containers('org.champ.local.training-job=dk-stop')[0];
+      return n && inspect(n).State.Running ? n : undefined;
+    }, 60_000);
+    // The program has printed: it runs, not just its container.
+    await until('dk-stop to print', async () => {
+      const log = await fsp.readFile(path.join(trainingJobDir(plane.server.stateRoot, 'dk-stop'), 'train.log'), 'utf8');
+      return log.includes('sleeping') ? true : undefined;
+    }, 30_000);
+    const asked = Date.now();
+    await plane.sm.send(new StopTrainingJobCommand({ TrainingJobName: 'dk-stop' }));
+    await until('dk-stop to be Stopped', async () => {
+      const d = await plane.sm.send(new DescribeTrainingJobCommand({ TrainingJobName: 'dk-stop' }));
+      return d.TrainingJobStatus === 'Stopped' ? d : undefined;
+    }, 30_000);
+    const took = Date.now() - asked;
+    // Without an init the program, as PID 1, ignores SIGTERM and the whole 5 s grace passes before SIGKILL.
+    expect(took).toBeLessThan(4_000);
+    expect(docker(['inspect', name]).status).not.toBe(0);
+  }, 120_000);
+
+  it('a missing image fails the job with a ClientError that names the image', async () => {
+    const missing = `127.0.0.1:${process.env.CHAMP_REGISTRY_PORT ?? '5000'}/champ-no-such/${RUN}:missing`;
+    const { final } = await trainToEnd(plane.sm, { ...job('dk-missing', {}), AlgorithmSpecification: { TrainingImage: missing, TrainingInputMode: 'File' } }, 120_000);
+    expect(final.TrainingJobStatus).toBe('Failed');
+    expect(final.FailureReason).toMatch(new RegExp(`^ClientError: Requested image ${missing.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} not found`));
+  }, 150_000);
+
+  it('trains, then serves the model from a container of the engine; deleting the endpoint removes it', async () => {
+    const { final } = await trainToEnd(plane.sm, job('dk-ok', { mode: 'ok', alpha: '7' }), 60_000);
+    expect(final.TrainingJobStatus).toBe('Completed');
+    await plane.sm.send(new CreateModelCommand({ ModelName: 'dk-model', ExecutionRoleArn: ROLE, PrimaryContainer: { Image: IMAGE, ModelDataUrl: final.ModelArtifacts?.S3ModelArtifacts } }));
+    await plane.sm.send(new CreateEndpointConfigCommand({ EndpointConfigName: 'dk-cfg', ProductionVariants: [{ VariantName: 'AllTraffic', ModelName: 'dk-model', InitialInstanceCount: 1, InstanceType: 'ml.m5.large' }] }));
+    const planeLabel = `org.champ.local.plane=${planeIdFor(containerLedger(plane.server.stateRoot))}`;
+    const before = new Set(containers(planeLabel));
+    await plane.sm.send(new CreateEndpointCommand({ EndpointName: 'dk-ep', EndpointConfigName: 'dk-cfg' }));
+    await endpointStatus(plane.sm, 'dk-ep', 'InService', [], 60_000);
+    const serving = containers(planeLabel).filter((n) => !before.has(n));
+    expect(serving).toHaveLength(1);
+    expect(inspect(serving[0]!).State.Running).toBe(true);
+    const out = await plane.rt.send(new InvokeEndpointCommand({ EndpointName: 'dk-ep', Body: Buffer.from('x'), ContentType: 'text/plain' }));
+    expect(Buffer.from(out.Body!).toString()).toBe('data=abc;alpha=7|x');
+    await plane.sm.send(new DeleteEndpointCommand({ EndpointName: 'dk-ep' }));
+    await until('the serving container to be removed', async () => (docker(['inspect', serving[0]!]).status !== 0 ? true : undefined), 30_000);
+  }, 180_000);
+
+  it('a SIGKILLed control plane leaves its container running, and the next start on its state folder removes it', async () => {
+    const home = path.join(dir, 'crash-home');
+    const env = { CHAMP_LOCAL_ISOLATION: 'docker' };
+    const first = await spawnPlane(home, env);
+    let second: Awaited<ReturnType<typeof spawnPlane>> | undefined;
+    try {
+      await first.sm.send(new CreateTrainingJobCommand(job('dk-crash', { mode: 'sleep' })));
+      const name = await until('the engine to run dk-crash', async () => containers('org.champ.local.training-job=dk-crash')[0], 60_000);
+      planeIds.add(inspect(name).Config.Labels['org.champ.local.plane'] ?? '');
+      await first.kill();
+      // The crash ran no exit handler: the engine still runs the container.
+      expect(inspect(name).State.Running).toBe(true);
+      second = await spawnPlane(home, env);
+      await until('the orphaned container to be removed', async () => (docker(['inspect', name]).status !== 0 ? true : undefined), 30_000);
+    } finally {
+      await first.kill();
+      await second?.stop();
+    }
+  }, 150_000);
+
+  it('a program in a container cannot read the credentials the control plane was started with', async () => {
+    const home = path.join(dir, 'snoop-home');
+    const canary = `canary${randomBytes(8).toString('hex')}`;
+    const snooper = await spawnPlane(home, { CHAMP_LOCAL_ISOLATION: 'docker', AWS_SECRET_ACCESS_KEY: canary, AWS_SESSION_TOKEN: canary, GITHUB_TOKEN: canary });
+    try {
+      await until('the isolation line', async () => (/^isolation: /m.test(snooper.stdout()) ? true : undefined));
+      expect(snooper.stdout()).toMatch(/^isolation: docker$/m);
+      const { final } = await trainToEnd(snooper.sm, job('dk-snoop', { mode: 'snoop' }), 90_000);
+      expect(final.TrainingJobStatus).toBe('Failed');
+      // The probe read something (docker-init as PID 1, itself): a probe that read nothing would prove nothing.
+      expect(final.FailureReason).toMatch(/^snooped [1-9]\d* processes \(me \d+, parent 1\); found: /);
+      expect(final.FailureReason).not.toContain(canary);
+    } finally {
+      await snooper.stop();
+    }
+  }, 150_000);
+
+  it('leaves no container of its planes and no tag of its own behind', async () => {
+    await plane.close();
+    for (const id of planeIds) expect(containers(`org.champ.local.plane=${id}`)).toEqual([]);
+    docker(['rmi', '-f', IMAGE]);
+    expect(docker(['image', 'inspect', IMAGE]).status).not.toBe(0);
+  }, 60_000);
+});
