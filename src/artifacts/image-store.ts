@@ -189,6 +189,21 @@ export async function removeStaleSnapshots(repoDir: string, staleAfterMs = LONGE
   return removed;
 }
 
+/** removeStaleSnapshots over every repository folder of a store (repositories nest by `/`). */
+export async function removeStaleSnapshotsIn(store: string, staleAfterMs = LONGEST_BUILD_MS): Promise<string[]> {
+  const removed: string[] = [];
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    removed.push(...(await removeStaleSnapshots(dir, staleAfterMs)).map((name) => path.join(dir, name)));
+    if (depth >= 8) return;
+    const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      if (e.isDirectory() && !e.name.startsWith('.') && !e.name.startsWith('ctx-')) await walk(path.join(dir, e.name), depth + 1);
+    }
+  };
+  await walk(path.resolve(store), 0);
+  return removed;
+}
+
 /** A snapshot's files and folders are read-only: give the owner write back on folders so they can be removed. */
 async function makeWritable(dir: string): Promise<void> {
   await fsp.chmod(dir, 0o700).catch(() => undefined);
@@ -201,7 +216,7 @@ async function makeWritable(dir: string): Promise<void> {
  * Skips the copy when that content is already there. The snapshot appears
  * atomically (copied to a temporary folder, then renamed); its files are
  * read-only and never readable by more people than the originals.
- * Temporary folders that killed builds left behind are removed first.
+ * Temporary folders that killed builds left anywhere in the store are removed first.
  */
 export async function snapshotContext(req: SnapshotRequest): Promise<SnapshotResult> {
   validateRepositoryName(req.repository);
@@ -209,7 +224,7 @@ export async function snapshotContext(req: SnapshotRequest): Promise<SnapshotRes
   const walk: ContextWalkOptions = { signal: req.signal, onProgress: req.onProgress };
   const root = path.resolve(req.contextDir);
   const repoDir = path.join(path.resolve(req.store), req.repository);
-  await removeStaleSnapshots(repoDir, req.staleAfterMs);
+  await removeStaleSnapshotsIn(req.store, req.staleAfterMs);
   req.onPhase?.('hash');
   const digest = req.digest ?? (await contextDigest(root, walk));
   const existing = path.join(repoDir, tagForDigest(digest));

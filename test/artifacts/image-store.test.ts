@@ -132,8 +132,12 @@ describe('snapshotContext', () => {
     }
     const longAgo = new Date(Date.now() - 3 * 24 * 3600_000);
     await fsp.utimes(legacy, longAgo, longAgo);
+    // Another repository's leftover goes too: the next build of any pipeline cleans up.
+    const elsewhere = path.join(store, 'team', 'other', `.tmp-${exited.pid}-0c0c0c`);
+    await fsp.mkdir(elsewhere, { recursive: true });
     const snap = await snapshotContext({ contextDir: dir, repository: 'claims', store });
     expect((await fsp.readdir(repo)).sort()).toEqual([path.basename(live), snap.tag].sort());
+    expect(await fsp.readdir(path.join(store, 'team', 'other'))).toEqual([]);
   });
 
   it('reports progress and stops when aborted, leaving neither a snapshot nor a temporary folder', async () => {
