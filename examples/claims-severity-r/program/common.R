@@ -115,7 +115,7 @@ load_model <- function(model_dir) {
   model
 }
 
-# Request rows (a list of named character vectors or lists) -> one column per
+# Request rows (a list of named lists, as JSON gives them) -> one column per
 # field the model needs, each a character vector, missing fields "".
 columns_of <- function(rows, fields) {
   out <- list()
@@ -128,13 +128,13 @@ columns_of <- function(rows, fields) {
   out
 }
 
-# Scores request rows: the prediction and its risk terms on the log scale,
+# Scores request rows, given column by column (character vectors named as the
+# fields, "" where a row has no value): the prediction and its risk terms on the log scale,
 #   log(prediction) = base + sum(coef * (x - center)) + region indicator [+ log(exposure)]
-# Returns list(prediction, terms = matrix (rows x term names), has_exposure).
-explain <- function(model, rows) {
-  n <- length(rows)
+# Returns list(prediction, terms = matrix (rows x term names), log_exposure (NA where not given)).
+explain <- function(model, cols) {
+  n <- length(cols[[FEATURES[1]]])
   where <- function(i) sprintf("row %d", i)
-  cols <- columns_of(rows, c(FEATURES, EXPOSURE))
   names_ <- c("base", vapply(model$terms, function(t) t$name, character(1)))
   terms <- matrix(0, nrow = n, ncol = length(names_), dimnames = list(NULL, names_))
   terms[, "base"] <- model$base
