@@ -1,9 +1,10 @@
 // `champ`: the command-line client. One subcommand per operator action; the
 // `schedule` group lives in ./cli/schedule.ts, what they share in ./cli/.
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { decisionText, listLimit, modelVersion, pipelineName, pollSeconds, refuseNamedPipe, workflowId as workflowIdArg } from './cli/arguments';
 import { CliError, EXIT, firstLine, formatTable, loadSpecOrExplain, uiLink, withClient, type CliIO } from './cli/common';
 import { follow, formatStatus } from './cli/progress';
 import { addScheduleCommands } from './cli/schedule';
@@ -23,15 +24,6 @@ const defaultIO: CliIO = {
     return () => process.off('SIGINT', handler);
   },
 };
-
-/** Numbers for options such as --limit: refused at the door, naming the option. */
-function positiveInteger(option: string) {
-  return (raw: string): number => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${option} must be a whole number of at least 1, got "${raw}"`);
-    return n;
-  };
-}
 
 function packageVersion(): string {
   // src/client.ts in a checkout; dist/src/client.js one folder deeper after a build.
@@ -95,19 +87,21 @@ async function sendDecision(handle: WorkflowHandle, id: string, kind: 'approve' 
   }
 }
 
-/** A text option that must say something: blank is as good as missing. */
-function requiredText(option: string, value: string | undefined, what: string): string {
-  const text = value?.trim();
-  if (!text) throw new CliError(`${option} is required: ${what}`, EXIT.usage);
-  return text;
-}
-
-/** Refuses a run whose local (file://) training data is missing: it would fail at once. */
+/**
+ * Refuses a run whose local (file://) training data cannot be used: missing,
+ * or holding links out of its folder or in a loop. The run would fail on it.
+ */
 function requireLocalInputs(spec: PipelineSpec, specPath: string): void {
   const problems = checkLocalInputs(spec);
   if (problems.length > 0) {
-    throw new CliError(`${specPath}: the training data is missing\n${new SpecError(problems).format()}`, EXIT.usage);
+    throw new CliError(`${specPath}: the training data cannot be used\n${new SpecError(problems).format()}`, EXIT.usage);
   }
+}
+
+/** A spec file named on the command line: a named pipe is refused before the loader would wait on it. */
+function loadSpecArgument(specPath: string) {
+  refuseNamedPipe(specPath);
+  return loadSpecOrExplain(specPath);
 }
 
 export function buildProgram(io: CliIO = defaultIO): Command {
@@ -142,23 +136,20 @@ Exit codes: 0 done (run --wait: deployed); 1 refused or the server failed;
     .argument('<spec>', 'pipeline spec file (YAML or JSON)')
     .description('check a pipeline spec and exit 0, or print what is wrong')
     .action((specPath: string) => {
-      const { spec } = loadSpecOrExplain(specPath);
+      const { spec } = loadSpecArgument(specPath);
       io.out(`${specPath}: valid pipeline "${spec.name}" (endpoint ${spec.deployment.endpointName})`);
     });
 
   program
     .command('run')
     .argument('<spec>', 'pipeline spec file (YAML or JSON)')
-    .option('--id <workflowId>', 'workflow id (default: <name>-<UTC timestamp>)')
+    .option('--id <workflowId>', 'workflow id (default: <name>-<UTC timestamp>)', workflowIdArg)
     .option('--wait', 'follow the pipeline until it ends')
-    .option('--poll-seconds <n>', 'initial poll interval of the long waits (training, InService), in seconds', (v) => Number(v))
+    .option('--poll-seconds <n>', 'initial poll interval of the long waits (training, InService), in seconds', pollSeconds)
     .option('--print-input', 'print the workflow input as JSON (for temporal workflow start --input-file) and start nothing')
     .description('validate a spec and start its training pipeline')
     .action(async (specPath: string, opts: { id?: string; wait?: boolean; pollSeconds?: number; printInput?: boolean }) => {
-      const { spec } = loadSpecOrExplain(specPath);
-      if (opts.pollSeconds !== undefined && !(opts.pollSeconds > 0)) {
-        throw new CliError('--poll-seconds must be a positive number of seconds', EXIT.usage);
-      }
+      const { spec } = loadSpecArgument(specPath);
       if (opts.printInput) {
         io.out(JSON.stringify({ spec, trigger: 'manual' }, null, 2));
         return;
@@ -197,7 +188,7 @@ Exit codes: 0 done (run --wait: deployed); 1 refused or the server failed;
 
   program
     .command('status')
-    .argument('<workflowId>')
+    .argument('<workflowId>', 'the run (champ list shows them)', workflowIdArg)
     .option('--json', 'print the status as JSON')
     .description("show a pipeline's live stage, metrics and resources")
     .action(async (workflowId: string, opts: { json?: boolean }) => {
@@ -217,13 +208,14 @@ Exit codes: 0 done (run --wait: deployed); 1 refused or the server failed;
 
   program
     .command('list')
-    .option('--pipeline <name>', 'only this pipeline')
-    .option('--limit <n>', 'at most this many', positiveInteger('--limit'), 20)
+    .option('--pipeline <name>', 'only this pipeline', pipelineName)
+    .option('--limit <n>', 'at most this many', listLimit, 20)
     .description('list pipeline runs, newest first')
     .action(async (opts: { pipeline?: string; limit: number }) => {
       await withClient(io, async (client) => {
         let query = `WorkflowType = '${PIPELINE_WORKFLOW}'`;
-        if (opts.pipeline) query += ` AND ${SEARCH_ATTRIBUTE_KEYS.pipeline.name} = '${opts.pipeline.replace(/'/g, '')}'`;
+        // A pipeline name is letters, digits and hyphens (checked above): nothing in it can end the quoted value.
+        if (opts.pipeline) query += ` AND ${SEARCH_ATTRIBUTE_KEYS.pipeline.name} = '${opts.pipeline}'`;
         const rows: string[][] = [];
         for await (const wf of client.workflow.list({ query })) {
           const attrs = wf.typedSearchAttributes;
@@ -241,7 +233,7 @@ Exit codes: 0 done (run --wait: deployed); 1 refused or the server failed;
 
   program
     .command('cancel')
-    .argument('<workflowId>')
+    .argument('<workflowId>', 'the run (champ list shows them)', workflowIdArg)
     .description('cancel a pipeline: its training job is stopped, a serving endpoint keeps serving')
     .action(async (workflowId: string) => {
       await withClient(io, async (client) => {
@@ -258,20 +250,20 @@ Exit codes: 0 done (run --wait: deployed); 1 refused or the server failed;
   const decide = (kind: 'approve' | 'reject') =>
     program
       .command(kind)
-      .argument('<workflowId>')
-      .requiredOption('--version <n>', 'the model version awaiting approval', (v) => Number(v))
+      .argument('<workflowId>', 'the run (champ list shows them)', workflowIdArg)
+      .requiredOption('--version <n>', 'the model version awaiting approval', modelVersion)
       .requiredOption('--reviewer <name>', 'who decides')
       .option(kind === 'approve' ? '--comment <text>' : '--reason <text>', kind === 'approve' ? 'a note' : 'why (required)')
       .description(kind === 'approve' ? 'approve the candidate awaiting approval' : 'reject the candidate awaiting approval')
       .action(async (workflowId: string, opts: { version: number; reviewer: string; comment?: string; reason?: string }) => {
-        if (!Number.isInteger(opts.version) || opts.version < 1) throw new CliError('--version must be a positive whole number (the model version)', EXIT.usage);
-        const reviewer = requiredText('--reviewer', opts.reviewer, '--reviewer must be a name (who decides), not blank');
-        const reason = kind === 'reject' ? requiredText('--reason', opts.reason, 'say why the candidate is rejected') : undefined;
+        const reviewer = decisionText('--reviewer', opts.reviewer, '--reviewer must be a name (who decides), not blank');
+        const reason = kind === 'reject' ? decisionText('--reason', opts.reason, 'say why the candidate is rejected') : undefined;
+        const comment = opts.comment === undefined ? undefined : decisionText('--comment', opts.comment, 'leave it out, or say something');
         await withClient(io, async (client) => {
           const handle = client.workflow.getHandle<typeof trainingPipeline>(workflowId);
           await sendDecision(handle, workflowId, kind, () =>
             kind === 'approve'
-              ? handle.executeUpdate(approveUpdate, { args: [{ modelVersion: opts.version, reviewer, comment: opts.comment }] })
+              ? handle.executeUpdate(approveUpdate, { args: [{ modelVersion: opts.version, reviewer, comment }] })
               : handle.executeUpdate(rejectUpdate, { args: [{ modelVersion: opts.version, reviewer, reason: reason ?? '' }] }),
           );
           io.out(`${kind === 'approve' ? 'approved' : 'rejected'} model version ${opts.version} of ${workflowId}`);

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { applySchedule, scheduleIdFor, SCHEDULE_ID_PREFIX } from '../schedules';
 import { checkLocalInputs } from '../spec';
 import type { PipelineInput } from '../workflows';
+import { pipelineOrScheduleId, refuseNamedPipe } from './arguments';
 import { CliError, EXIT, formatTable, loadSpecOrExplain, uiLink, utc, withClient, type CliIO } from './common';
 
 /** The cron (and zone) a schedule runs, from the spec its action carries: the server keeps only calendars. */
@@ -60,6 +61,7 @@ export function addScheduleCommands(program: Command, io: CliIO): void {
     .argument('<spec>', 'pipeline spec file with a schedule section')
     .description('create the pipeline\'s schedule (champ-<name>), or update it to match the spec; a paused schedule stays paused')
     .action(async (specPath: string) => {
+      refuseNamedPipe(specPath);
       const { spec } = loadSpecOrExplain(specPath);
       if (!spec.schedule) {
         throw new CliError(`${specPath}: pipeline "${spec.name}" has no schedule section: add schedule.cron (e.g. "0 3 * * 1") to run it on a schedule`, EXIT.usage);
@@ -112,7 +114,7 @@ export function addScheduleCommands(program: Command, io: CliIO): void {
 
   schedule
     .command('trigger')
-    .argument('<name|id>', 'pipeline name or schedule id')
+    .argument('<name|id>', 'pipeline name or schedule id', pipelineOrScheduleId)
     .description('start a run now, as the schedule would: its overlap policy applies (skip: not while a run it started is still going)')
     .action(async (nameOrId: string) => {
       await withClient(io, async (client, cfg) => {
@@ -145,7 +147,7 @@ export function addScheduleCommands(program: Command, io: CliIO): void {
 
   schedule
     .command('pause')
-    .argument('<name|id>', 'pipeline name or schedule id')
+    .argument('<name|id>', 'pipeline name or schedule id', pipelineOrScheduleId)
     .option('--note <text>', 'why (shown by describe and in the Web UI)')
     .description('stop the schedule from starting runs; runs under way go on')
     .action(async (nameOrId: string, opts: { note?: string }) => {
@@ -158,7 +160,7 @@ export function addScheduleCommands(program: Command, io: CliIO): void {
 
   schedule
     .command('unpause')
-    .argument('<name|id>', 'pipeline name or schedule id')
+    .argument('<name|id>', 'pipeline name or schedule id', pipelineOrScheduleId)
     .option('--note <text>', 'why')
     .description('let the schedule start runs again')
     .action(async (nameOrId: string, opts: { note?: string }) => {
@@ -172,7 +174,7 @@ export function addScheduleCommands(program: Command, io: CliIO): void {
 
   schedule
     .command('delete')
-    .argument('<name|id>', 'pipeline name or schedule id')
+    .argument('<name|id>', 'pipeline name or schedule id', pipelineOrScheduleId)
     .description('delete the schedule; runs it started go on')
     .action(async (nameOrId: string) => {
       await withClient(io, async (client) => {
