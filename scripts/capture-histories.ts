@@ -93,14 +93,18 @@ const SCENARIOS: Record<string, Scenario> = {
   },
   'rolled-back': {
     summary: 'a live endpoint is updated to a model that fails its smoke test: put back on the old config, new config and model deleted',
+    run: (r) => rollBackFailingUpdate(r),
+  },
+  // Captured from the code of issue 10 (findings 1 and 2): runs that took the patched paths.
+  'rolled-back-until-serving': {
+    summary: 'as rolled-back, under the patch rollback-until-serving: the rollback checks the endpoint serves the old config before the run ends',
+    run: (r) => rollBackFailingUpdate(r),
+  },
+  'deployed-checks-serving': {
+    summary: 'a live endpoint is updated and verified, under the patch superseded-deploys: the endpoint is checked to serve the candidate right before it is recorded as champion',
     async run(r) {
       await r.deployFirst(r.spec());
-      const failing = r.spec({
-        training: { hyperparameters: { power: 1.5, max_iter: 50, l2: 1 } },
-        gate: { champion: undefined },
-        deployment: { smokeTest: { expectJsonPaths: ['does.not.exist'] } },
-      });
-      await expectOutcome(await r.start(failing), 'rolled-back');
+      await expectOutcome(await r.start(r.spec()), 'deployed');
     },
   },
   'skipped-data-unchanged': {
@@ -144,6 +148,17 @@ const SCENARIOS: Record<string, Scenario> = {
     },
   },
 };
+
+/** Deploys a first model, then captures the run of a model that fails its smoke test and is rolled back. */
+async function rollBackFailingUpdate(r: Run): Promise<void> {
+  await r.deployFirst(r.spec());
+  const failing = r.spec({
+    training: { hyperparameters: { power: 1.5, max_iter: 50, l2: 1 } },
+    gate: { champion: undefined },
+    deployment: { smokeTest: { expectJsonPaths: ['does.not.exist'] } },
+  });
+  await expectOutcome(await r.start(failing), 'rolled-back');
+}
 
 /** Starts a run that requires approval, answers it with `decide` once it waits, and checks how it ends. */
 async function reviewed(r: Run, outcome: PipelineOutcome, decide: (handle: PipelineHandle, modelVersion: number) => Promise<unknown>): Promise<void> {
