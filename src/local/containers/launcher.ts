@@ -295,7 +295,33 @@ const NAMESPACE_SCRIPT = [
   'exit "$status"',
 ].join('\n');
 
+/**
+ * Dockerfile instructions process mode cannot stand in for: any RUN but a chmod
+ * (it installs packages, writes files outside the program folder) and a COPY or
+ * ADD to anywhere but /opt/program. Returns the first, or undefined.
+ */
+export async function unfaithfulInstruction(snapshotDir: string): Promise<string | undefined> {
+  const text = await fsp.readFile(path.join(snapshotDir, 'Dockerfile'), 'utf8').catch(() => '');
+  // Continuation lines joined, comments dropped: one instruction a line.
+  const lines = text.replace(/\\\r?\n/g, ' ').split(/\r?\n/).map((l) => l.trim().replace(/\s+/g, ' ')).filter((l) => l && !l.startsWith('#'));
+  for (const line of lines) {
+    const [word = '', ...rest] = line.split(/\s+/);
+    const op = word.toUpperCase();
+    if (op === 'RUN' && !/^chmod\s+[0-7+a-z,]+\s+\/opt\/program\/\S+(\s+\/opt\/program\/\S+)*$/.test(rest.join(' '))) return line;
+    if ((op === 'COPY' || op === 'ADD') && !/^\/opt\/program\/?$/.test(rest[rest.length - 1] ?? '')) return line;
+  }
+  return undefined;
+}
+
 async function processPlan(req: StartContainerRequest, optMlDir: string, mode: 'namespace' | 'env', snapshotDir: string): Promise<SpawnPlan> {
+  const unfaithful = await unfaithfulInstruction(snapshotDir);
+  if (unfaithful) {
+    throw new ContainerStartError(
+      `image ${req.imageUri} cannot run faithfully in process mode (isolation ${mode}): its Dockerfile has \`${unfaithful.slice(0, 200)}\`, ` +
+        `and process mode never applies a Dockerfile (it runs ${req.command} from the build context on this host, without the image's packages or files). ` +
+        'Run it under Docker: start an engine (scripts/engine/ensure.sh) and set CHAMP_LOCAL_ISOLATION=auto or docker',
+    );
+  }
   const program = await findProgram(snapshotDir, req.command, req.imageUri);
   const programDir = path.dirname(program);
   const relative = path.relative(snapshotDir, program);

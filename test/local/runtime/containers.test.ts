@@ -168,6 +168,54 @@ describe('ContainerLauncher', () => {
     ).rejects.toThrow(/program\/serve is not executable; make it executable \(chmod \+x\)/);
   });
 
+  it('refuses, in process mode, an image whose Dockerfile does what process mode never applies, saying how to run it under Docker', async () => {
+    const ctx = path.join(root, 'byoc');
+    await fsp.mkdir(path.join(ctx, 'program'), { recursive: true });
+    await fsp.writeFile(path.join(ctx, 'program', 'serve'), '#!/bin/sh\nexec nginx\n', { mode: 0o755 });
+    await fsp.writeFile(path.join(ctx, 'Dockerfile'), 'FROM python:3.11-slim\nRUN apt-get update && \\\n    apt-get install -y nginx\nCOPY program/ /opt/program/\n');
+    const byoc = (await snapshotContext({ contextDir: ctx, repository: 'byoc', store })).imageUri;
+    for (const isolation of ['env', 'namespace'] as const) {
+      if (isolation === 'namespace' && !(await namespaceIsolationAvailable())) continue;
+      const launcher = new ContainerLauncher({ imageStore: store, isolation });
+      await expect(
+        launcher.start({ imageUri: byoc, command: 'serve', optMlDir: await optMl(`byoc-${isolation}`), environment: {}, logFile: path.join(root, 'byoc', 'log'), name: 'byoc' }),
+      ).rejects.toThrow(
+        `cannot run faithfully in process mode (isolation ${isolation}): its Dockerfile has \`RUN apt-get update && apt-get install -y nginx\`, and process mode never applies a Dockerfile`,
+      );
+    }
+    // The example's Dockerfile only copies its programs to /opt/program and makes them executable: process mode does the same.
+    const fine = path.join(root, 'fine');
+    await fsp.mkdir(path.join(fine, 'program'), { recursive: true });
+    await fsp.writeFile(path.join(fine, 'program', 'train'), '#!/bin/sh\necho ran\n', { mode: 0o755 });
+    await fsp.writeFile(path.join(fine, 'Dockerfile'), 'FROM python:3.11-slim\nCOPY program/ /opt/program/\nRUN chmod 0755 /opt/program/train\nWORKDIR /opt/program\n');
+    const fineUri = (await snapshotContext({ contextDir: fine, repository: 'fine', store })).imageUri;
+    const c = await new ContainerLauncher({ imageStore: store, isolation: 'env' }).start({ imageUri: fineUri, command: 'train', optMlDir: await optMl('fine'), environment: {}, logFile: path.join(root, 'fine', 'log'), name: 'fine' });
+    expect(await c.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('gives a process stdout it can open as /dev/stdout, and a /tmp of its own', async () => {
+    const ctx = path.join(root, 'devstdout');
+    await fsp.mkdir(path.join(ctx, 'program'), { recursive: true });
+    // As nginx does with its log symlinks: open the path, not the descriptor.
+    await fsp.writeFile(
+      path.join(ctx, 'program', 'train'),
+      '#!/bin/sh\necho "via /dev/stdout" > /dev/stdout || exit 9\necho "via /dev/stderr" > /dev/stderr || exit 8\nd=${TMPDIR:-/tmp}\nls "$d" | grep -c . | sed "s/^/tmp-entries=/"\ntouch "$d/mine-$1"\n',
+      { mode: 0o755 },
+    );
+    const uri = (await snapshotContext({ contextDir: ctx, repository: 'devstdout', store })).imageUri;
+    for (const isolation of ['env', 'namespace'] as const) {
+      if (isolation === 'namespace' && !(await namespaceIsolationAvailable())) continue;
+      for (const round of [1, 2]) {
+        const out = collect();
+        const c = await new ContainerLauncher({ imageStore: store, isolation }).start({ imageUri: uri, command: 'train', optMlDir: await optMl(`devstdout-${isolation}-${round}`), environment: {}, logFile: path.join(root, 'devstdout', `${isolation}-${round}.log`), name: 'devstdout', onLine: out.onLine });
+        expect(await c.exited).toEqual({ code: 0, signal: null });
+        expect(out.lines).toEqual(expect.arrayContaining(['via /dev/stdout', 'via /dev/stderr']));
+        // The first run's file is not in the second's /tmp: each container starts with an empty one.
+        expect(out.value('tmp-entries')).toBe('0');
+      }
+    }
+  });
+
   it('refuses images it cannot run, with the reason', async () => {
     const launcher = new ContainerLauncher({ imageStore: store, isolation: 'env' });
     await expect(launcher.modeFor('champ.local/shell:ctx-0000000000000000')).rejects.toThrow(/is not in the local image store/);
