@@ -5,6 +5,8 @@ import {
   DeleteModelCommand,
   DescribeEndpointCommand,
   DescribeEndpointConfigCommand,
+  DescribeModelCommand,
+  CreateEndpointConfigCommand,
   ListEndpointConfigsCommand,
   ListEndpointsCommand,
   ListModelsCommand,
@@ -14,7 +16,7 @@ import { InvokeEndpointCommand, ModelError } from '@aws-sdk/client-sagemaker-run
 import { createActivities } from '../../src/activities';
 import { deploymentConfig } from '../../src/activities/endpoint';
 import { jsonPathExists } from '../../src/activities/endpoint-verify';
-import type { DeployEndpointInput } from '../../src/activities/types';
+import type { ConfigRecipe, DeployEndpointInput } from '../../src/activities/types';
 import { ErrorTypes } from '../../src/shared';
 import { activityRunner, awsError, failureOf, mockedClients } from './helpers';
 
@@ -92,6 +94,88 @@ describe('deployEndpoint', () => {
     expect(await failureOf(activityRunner().run(acts.deployEndpoint, deployInput()))).toMatchObject({ type: ErrorTypes.NotReady, nonRetryable: false });
     expect(await activityRunner().run(acts.deployEndpoint, deployInput())).toEqual({ action: 'updated', previousConfigName: 'a', logs: AWS_LOGS });
     expect(sageMakerMock.commandCalls(UpdateEndpointCommand)).toHaveLength(0);
+  });
+});
+
+/** SageMaker's answer when a change starts while another is in flight. */
+const busy = () => awsError('ValidationException', 400, 'Cannot update in-progress endpoint "arn:aws:sagemaker:us-east-1:000000000000:endpoint/claims".');
+
+const recipeOf = (pipeline: string, key: string): ConfigRecipe => ({
+  model: { modelName: `${pipeline}-${key}-model`, imageUri: 'img:1', modelArtifact: 's3://b/model.tar.gz', roleArn: 'arn:aws:iam::000000000000:role/r', environment: { A: '1' }, tags: {} },
+  config: { configName: `${pipeline}-${key}-config`, modelName: `${pipeline}-${key}-model`, variantName: 'AllTraffic', instanceType: 'ml.m5.large', instanceCount: 1, tags: {} },
+});
+
+describe('endpoint changes beside other runs (issue 10, finding 2)', () => {
+  it('deployEndpoint: "Cannot update in-progress endpoint" (another run started first) is a retryable NotReady, not a validation failure', async () => {
+    const { clients, sageMakerMock } = mockedClients();
+    sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'InService', EndpointConfigName: 'claims-old-config' });
+    sageMakerMock.on(UpdateEndpointCommand).rejects(busy());
+    const f = await failureOf(activityRunner().run(createActivities({ clients }).deployEndpoint, deployInput()));
+    expect(f).toMatchObject({ type: ErrorTypes.NotReady, nonRetryable: false });
+    expect(f.message).toContain('another change started first');
+  });
+
+  it('rollbackEndpoint: "Cannot update in-progress endpoint" is a retryable NotReady', async () => {
+    const { clients, sageMakerMock } = mockedClients();
+    sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'InService', EndpointConfigName: 'claims-new-config' });
+    sageMakerMock.on(UpdateEndpointCommand).rejects(busy());
+    const f = await failureOf(activityRunner().run(createActivities({ clients }).rollbackEndpoint, { endpointName: 'claims', configName: 'claims-old-config' }));
+    expect(f).toMatchObject({ type: ErrorTypes.NotReady, nonRetryable: false });
+  });
+
+  it('rollbackEndpoint leaves an endpoint that runs neither our config nor the one to put back: another run deployed after ours', async () => {
+    const { clients, sageMakerMock } = mockedClients();
+    sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'InService', EndpointConfigName: 'claims-third-config' });
+    const r = await activityRunner().run(createActivities({ clients }).rollbackEndpoint, { endpointName: 'claims', configName: 'claims-old-config', fromConfigName: 'claims-new-config' });
+    expect(r).toEqual({ action: 'superseded', configName: 'claims-third-config' });
+    expect(sageMakerMock.commandCalls(UpdateEndpointCommand)).toHaveLength(0);
+  });
+
+  it('rollbackEndpoint makes the config to put back (and its model) again when another run\'s cleanup deleted it, then updates', async () => {
+    const { clients, sageMakerMock } = mockedClients();
+    const recipe = recipeOf('claims', '0123456789ab');
+    sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'InService', EndpointConfigName: 'claims-new-config' });
+    sageMakerMock.on(DescribeEndpointConfigCommand).rejects(awsError('ValidationException', 400, 'Could not find endpoint configuration "claims-0123456789ab-config".'));
+    sageMakerMock.on(CreateModelCommand).resolves({});
+    sageMakerMock.on(CreateEndpointConfigCommand).resolves({});
+    sageMakerMock.on(UpdateEndpointCommand).resolves({});
+    const r = await activityRunner().run(createActivities({ clients }).rollbackEndpoint, {
+      endpointName: 'claims',
+      configName: recipe.config.configName,
+      fromConfigName: 'claims-new-config',
+      recipe,
+    });
+    expect(r).toEqual({ action: 'started', configName: recipe.config.configName });
+    expect(sageMakerMock.commandCalls(CreateModelCommand)[0]!.args[0].input).toMatchObject({ ModelName: recipe.model.modelName, PrimaryContainer: { Image: 'img:1', Environment: { A: '1' } } });
+    expect(sageMakerMock.commandCalls(CreateEndpointConfigCommand)[0]!.args[0].input).toMatchObject({ EndpointConfigName: recipe.config.configName });
+    expect(sageMakerMock.commandCalls(UpdateEndpointCommand)[0]!.args[0].input).toMatchObject({ EndpointConfigName: recipe.config.configName });
+  });
+
+  it('deployEndpoint makes its own config again when it is gone, and returns a recipe of the previous config when the pipeline owns it', async () => {
+    const { clients, sageMakerMock } = mockedClients();
+    const ours = recipeOf('claims', 'aaaaaaaaaaaa');
+    const previous = recipeOf('claims', 'bbbbbbbbbbbb');
+    sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'InService', EndpointConfigName: previous.config.configName });
+    sageMakerMock.on(DescribeEndpointConfigCommand, { EndpointConfigName: ours.config.configName }).rejects(awsError('ValidationException', 400, 'Could not find endpoint configuration.'));
+    sageMakerMock.on(DescribeEndpointConfigCommand, { EndpointConfigName: previous.config.configName }).resolves({
+      ProductionVariants: [{ VariantName: 'AllTraffic', ModelName: previous.model.modelName, InstanceType: 'ml.m5.large', InitialInstanceCount: 1 }],
+    });
+    sageMakerMock.on(DescribeModelCommand).resolves({ ExecutionRoleArn: previous.model.roleArn, PrimaryContainer: { Image: 'img:1', ModelDataUrl: 's3://b/model.tar.gz', Environment: { A: '1' } } });
+    sageMakerMock.on(CreateModelCommand).resolves({});
+    sageMakerMock.on(CreateEndpointConfigCommand).resolves({});
+    sageMakerMock.on(UpdateEndpointCommand).resolves({});
+    const r = await activityRunner().run(createActivities({ clients }).deployEndpoint, deployInput({ configName: ours.config.configName, pipeline: 'claims', recipe: ours }));
+    expect(r).toEqual({ action: 'updated', previousConfigName: previous.config.configName, previousRecipe: previous, logs: AWS_LOGS });
+    expect(sageMakerMock.commandCalls(CreateEndpointConfigCommand).map((c) => c.args[0].input.EndpointConfigName)).toEqual([ours.config.configName]);
+  });
+
+  it('deployEndpoint returns no recipe for a previous config another pipeline (or a person) owns', async () => {
+    const { clients, sageMakerMock } = mockedClients();
+    sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'InService', EndpointConfigName: 'made-by-hand' });
+    sageMakerMock.on(UpdateEndpointCommand).resolves({});
+    const r = await activityRunner().run(createActivities({ clients }).deployEndpoint, deployInput({ pipeline: 'claims' }));
+    expect(r).toEqual({ action: 'updated', previousConfigName: 'made-by-hand', logs: AWS_LOGS });
+    expect(sageMakerMock.commandCalls(DescribeEndpointConfigCommand)).toHaveLength(0);
   });
 });
 

@@ -1,6 +1,6 @@
 import { ResourceInUse, ResourceNotFound, SageMakerServiceException } from '@aws-sdk/client-sagemaker';
 import { ApplicationFailure } from '@temporalio/common';
-import { classifyAwsError, isAlreadyExistsError, isNotFoundError, notReady } from '../../src/aws/errors';
+import { classifyAwsError, isAlreadyExistsError, isEndpointBusyError, isNotFoundError, notReady } from '../../src/aws/errors';
 import { ErrorTypes } from '../../src/shared';
 
 function serviceError(name: string, status: number, message = `${name} happened`): SageMakerServiceException {
@@ -66,6 +66,12 @@ describe('classifyAwsError', () => {
     const e = serviceError('ValidationException', 400, 'Could not find endpoint "x".');
     expect(isNotFoundError(e)).toBe(true);
     expect(classifyAwsError(e, ctx).type).toBe(ErrorTypes.AwsNotFound);
+  });
+
+  it('recognises SageMaker refusing a change while another is in flight, and nothing else', () => {
+    expect(isEndpointBusyError(serviceError('ValidationException', 400, 'Cannot update in-progress endpoint "arn:aws:sagemaker:us-east-1:1:endpoint/x".'))).toBe(true);
+    expect(isEndpointBusyError(serviceError('ValidationException', 400, 'Cannot update failed endpoint "arn:x": delete it and create it again.'))).toBe(false);
+    expect(isEndpointBusyError(serviceError('ThrottlingException', 400, 'Cannot update in-progress endpoint'))).toBe(false);
   });
 
   it('recognises "already exists" in both of SageMaker\'s phrasings', () => {
