@@ -26,6 +26,8 @@ interface Case {
    * (src/workflows: owned by another helper): run with it.failing until then.
    */
   workflow?: true;
+  /** Refused by the temporal CLI or the server before any run exists: what the refusal says. */
+  refusedAtStart?: RegExp;
 }
 
 let env: E2eEnv;
@@ -124,6 +126,8 @@ function corpus(): Case[] {
     { name: 'an approval timeout of 99999999d', json: specWith('approval', { required: true, timeout: '99999999d' }), names: 'input.spec.approval.timeout' },
     { name: 'approval.required as "yes"', json: specWith('approval', { required: 'yes' }), names: 'input.spec.approval.required' },
     { name: 'a training timeout of "forever"', json: specWith('timeouts.training', 'forever'), names: 'input.spec.timeouts.training' },
+    { name: 'an input of 5 MiB', json: specWith('description', 'd'.repeat(5 * 1024 * 1024)), names: 'input', refusedAtStart: /size|exceed|too large|larger than/i },
+    { name: 'JSON nested 20000 deep', json: withNested(specWith('tags', '<nested>'), 20_000), names: 'input.spec.tags', refusedAtStart: /not valid JSON|depth/i },
     { name: 'tags nested 5000 deep', json: withNested(specWith('tags', '<nested>'), 5000), names: 'input.spec.tags' },
     { name: 'an unknown spec field', json: specWith('extra', { anything: true }), names: 'input.spec.extra' },
     { name: 'a __proto__ key in the spec', json: input().replace('{"spec":{', '{"spec":{"__proto__":{"polluted":true},'), names: 'input.spec' },
@@ -182,6 +186,7 @@ async function runCase(c: Case, i: number, suffix: string): Promise<Ended> {
 function verdict(c: Case): string | undefined {
   const e = ended.get(c.name);
   if (!e) return 'not run';
+  if (c.refusedAtStart) return c.refusedAtStart.test(e.start) ? undefined : `expected the start to be refused, got: ${e.start} ${e.status ?? ''} ${e.messages ?? ''}`.slice(0, 400);
   if (e.status !== 'FAILED') return `${e.status ?? e.start}`;
   const named = typeof c.names === 'string' ? e.messages!.includes(c.names) : c.names.test(e.messages!);
   if (!named) return `failed without naming ${String(c.names)}: ${JSON.stringify(e.messages!.slice(0, 400))}`;
@@ -201,12 +206,15 @@ describe('raw workflow inputs through the temporal CLI', () => {
     expect(CASES.length).toBeGreaterThanOrEqual(50);
   });
 
-  it.each(CASES.filter((c) => !c.workflow).map((c) => [c.name, c] as const))('ends %s as a failure naming the field, before any work', (_name, c) => {
+  it.each(CASES.filter((c) => !c.workflow).map((c) => [c.name, c] as const))('refuses %s, naming the field, before any work', (_name, c) => {
     expect(verdict(c)).toBeUndefined();
   });
 
-  // Each fails today (see the report of issue 10 for the workflow's input check); remove `.failing` when it lands.
-  it.failing.each(CASES.filter((c) => c.workflow).map((c) => [c.name, c] as const))('ends %s as a failure naming the field, before any work (needs the workflow input check)', (_name, c) => {
+  // Each fails today: trainingPipeline takes any trigger, requestedBy, poll
+  // and extra field, and upserts a spec name of any length as a search
+  // attribute before validating it (src/workflows/pipeline.ts, record.ts,
+  // options.ts). Drop `workflow: true` from a case once the workflow refuses it.
+  it.failing.each(CASES.filter((c) => c.workflow).map((c) => [c.name, c] as const))('refuses %s, naming the field, before any work (needs the workflow input check)', (_name, c) => {
     expect(verdict(c)).toBeUndefined();
   });
 
