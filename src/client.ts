@@ -238,9 +238,9 @@ Exit codes: 0 done (run --wait: deployed); 1 refused or the server failed;
     .action(async (workflowId: string) => {
       await withClient(io, async (client) => {
         const handle = client.workflow.getHandle<typeof trainingPipeline>(workflowId);
-        const desc = await onWorkflow(workflowId, () => handle.describe());
-        if (desc.status.name !== 'RUNNING') {
-          throw new CliError(`${workflowId} already ended (${desc.status.name}): nothing to cancel`);
+        const ended = await howItEnded(handle, workflowId);
+        if (ended) {
+          throw new CliError(`${workflowId} already ended (${ended}): nothing to cancel`);
         }
         await onWorkflow(workflowId, () => handle.cancel());
         io.out(`cancellation requested for ${workflowId}`);

@@ -200,6 +200,8 @@ describe('decisions that are repeated or late', () => {
     expect(late.err).toEqual([`champ: ${runs.a.id} has ended (COMPLETED, deployed): nothing awaits approval; "champ status ${runs.a.id}" shows how it went`]);
     const lateReject = await champ(['reject', runs.b.id, '--version', String(V), '--reviewer', 'bob', '--reason', 'x'], cliEnv);
     expect(lateReject.err).toEqual([`champ: ${runs.b.id} has ended (COMPLETED, rejected-by-reviewer): nothing awaits approval; "champ status ${runs.b.id}" shows how it went`]);
+    const lateCancel = await champ(['cancel', runs.b.id], cliEnv);
+    expect(lateCancel).toEqual({ code: 1, out: [], err: [`champ: ${runs.b.id} already ended (COMPLETED, rejected-by-reviewer): nothing to cancel`] });
 
     expect(await sdkRefusal(() => runs.a.handle.executeUpdate(approveUpdate, { args: [{ modelVersion: V, reviewer: 'bob' }] }))).toMatch(/completed/i);
     const tcli = await tcliUpdate('approve', `{"modelVersion": ${V}, "reviewer": "bob"}`, runs.a.id);
