@@ -2,12 +2,14 @@
 // naming the argument, and nothing reaches Temporal. TEMPORAL_ADDRESS points
 // at a loopback listener that counts connections: a command that got past its
 // arguments would connect there, so zero connections means nothing started.
-import { spawn } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { InvalidArgumentError } from 'commander';
+import fc from 'fast-check';
+import { listLimit, modelVersion, pipelineName, pollSeconds, workflowId } from '../../src/cli/arguments';
 import { champ } from './support';
 
 jest.setTimeout(60_000);
@@ -196,5 +198,31 @@ describe('champ validate of pipes', () => {
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/valid pipeline "minimal"/);
     expect(r.code).toBe(0);
+  });
+});
+
+describe('the argument checks, fuzzed', () => {
+  // Any string: each check returns its value unchanged or refuses it with commander's InvalidArgumentError (exit 2), never anything else.
+  const checks: Array<[string, (raw: string) => unknown, (raw: string, value: unknown) => boolean]> = [
+    ['workflowId', workflowId, (raw, v) => v === raw && /^[A-Za-z0-9][A-Za-z0-9._:@+=/-]*$/.test(raw) && raw.length <= 256],
+    ['pipelineName', pipelineName, (raw, v) => v === raw && /^[a-zA-Z0-9](-*[a-zA-Z0-9])*$/.test(raw)],
+    ['listLimit', listLimit, (_raw, v) => Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= 1000],
+    ['pollSeconds', pollSeconds, (_raw, v) => typeof v === 'number' && v >= 0.1 && v <= 3600],
+    ['modelVersion', modelVersion, (_raw, v) => Number.isSafeInteger(v) && (v as number) >= 1],
+  ];
+  it.each(checks)('%s: any text is taken as it is or refused as a bad argument', (_name, check, valid) => {
+    const text = fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), fc.constantFrom('1', '0', '-1', '1e3', ' 7 ', '0x10', 'NaN', 'Infinity', '3600.0001', '0.1', 'a-b', 'champ-x', '$(id)'));
+    fc.assert(
+      fc.property(text, (raw) => {
+        try {
+          const value = check(raw);
+          expect(valid(raw, value)).toBe(true);
+        } catch (err) {
+          expect(err).toBeInstanceOf(InvalidArgumentError);
+          expect((err as Error).message).toMatch(/--limit|--poll-seconds|--version|workflow id|pipeline name/);
+        }
+      }),
+      { seed: 20_261_202, numRuns: 500 },
+    );
   });
 });
