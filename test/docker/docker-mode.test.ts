@@ -184,7 +184,10 @@ const planeIds = new Set<string>();
     let second: Awaited<ReturnType<typeof spawnPlane>> | undefined;
     try {
       await first.sm.send(new CreateTrainingJobCommand(job('dk-crash', { mode: 'sleep' })));
-      const name = await until('the engine to run dk-crash', async () => containers('org.champ.local.training-job=dk-crash')[0], 60_000);
+      const name = await until('the engine to run dk-crash', async () => {
+        const n = containers('org.champ.local.training-job=dk-crash')[0];
+        return n && inspect(n).State.Running ? n : undefined;
+      }, 60_000);
       planeIds.add(inspect(name).Config.Labels['org.champ.local.plane'] ?? '');
       await first.kill();
       // The crash ran no exit handler: the engine still runs the container.

@@ -6,25 +6,21 @@ import type { WriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { IsolationMode } from '../config';
+import { docker } from './docker';
 import { addLive, removeLive, type LiveContainer } from './exit-registry';
-
-/** `docker rm -f`, awaited and bounded; nothing to do for a process. */
-function removeContainer(dockerName: string | undefined): Promise<void> {
-  if (!dockerName) return Promise.resolve();
-  return new Promise((resolve) => {
-    const child = spawn('docker', ['rm', '-f', dockerName], { stdio: 'ignore' });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    const done = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    child.once('error', done);
-    child.once('close', done);
-  });
-}
 
 const LOG_TAIL_LINES = 50;
 const MAX_LINE_CHARS = 64 * 1024;
+
+/** `docker rm -f`, then until the engine no longer knows the container (its own --rm may be removing it); bounded. */
+async function removeContainer(dockerName: string | undefined): Promise<void> {
+  if (!dockerName) return;
+  const deadline = Date.now() + 30_000;
+  await docker(['rm', '-f', dockerName], 30_000);
+  while ((await docker(['container', 'inspect', '--format', '{{.Id}}', dockerName], 10_000)).code === 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 export interface ContainerExit {
   code: number | null;

@@ -219,7 +219,8 @@ export class ContainerLauncher {
     }
     const dockerName = `champ-${req.name.toLowerCase().replace(/[^a-z0-9_.-]/g, '-').slice(0, 40)}-${randomBytes(3).toString('hex')}`;
     const limits = limitsForInstanceType(req.instanceType);
-    const args = ['create', '--init', '--name', dockerName, ...labelArgs(this.planeId, req.owner), '-v', `${optMlDir}:${CONTAINER_OPT_ML}`];
+    // --rm as well: a container that ends while no control plane waits on it (one was SIGKILLed) removes itself.
+    const args = ['create', '--init', '--rm', '--name', dockerName, ...labelArgs(this.planeId, req.owner), '-v', `${optMlDir}:${CONTAINER_OPT_ML}`];
     if (req.port !== undefined) args.push('-p', `127.0.0.1:${req.port}:${DOCKER_SERVE_PORT}`);
     if (limits) args.push('--cpus', String(limits.cpus), '--memory', String(limits.memoryBytes));
     const envDir = await fsp.mkdtemp(path.join(tmpdir(), 'champ-env-'));
