@@ -1,5 +1,12 @@
 // Cleanup of old versions: a pipeline's endpoint configs and models beyond the
 // newest `keep`, sparing whatever any endpoint in the account runs or is moving to.
+// It cannot know what a concurrent run of the pipeline is about to deploy or
+// may roll back to (no in-flight list reaches an activity, and creation order
+// is not deploy order), so it may delete such a config. That run then makes it
+// again under the same name: deployEndpoint and rollbackEndpoint carry a
+// ConfigRecipe (types.ts) of the config they put on the endpoint, recorded in
+// the run's history (its own from its spec; the replaced one read back when
+// the update replaced it, only for the pipeline's own configs).
 import { DescribeEndpointConfigCommand, paginateListEndpointConfigs, paginateListEndpoints, paginateListModels } from '@aws-sdk/client-sagemaker';
 import { awsCallOr, describeIfPresent, hasErrorCode } from '../aws/errors';
 import { isOwnedName, ownedPrefix } from '../aws/naming';
