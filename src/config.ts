@@ -1,6 +1,7 @@
 // Worker and client configuration from environment variables, validated at
 // start: a bad value stops the process with a message naming the variable.
 import { z } from 'zod';
+import { parsePayloadKeys, PayloadKeyError, type PayloadKeyring } from './codec/keys';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from './shared';
 
 const hostPort = z
@@ -9,6 +10,16 @@ const hostPort = z
 const url = z.url({ message: 'must be a URL such as http://127.0.0.1:8787' });
 const port = z.coerce.number({ message: 'must be a port number 0-65535' }).int({ message: 'must be a port number 0-65535' }).min(0, { message: 'must be a port number 0-65535' }).max(65535, { message: 'must be a port number 0-65535' });
 const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+const payloadKeys = z.string().transform((text, ctx): PayloadKeyring => {
+  try {
+    return parsePayloadKeys(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof PayloadKeyError ? err.message : 'cannot be read as "id:base64key,..."' });
+    return z.NEVER;
+  }
+});
+/** Variables whose value an error must not show. */
+const SECRET_VARIABLES = new Set(['CHAMP_PAYLOAD_KEYS']);
 
 export const ConfigSchema = z.object({
   TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
@@ -33,6 +44,10 @@ export const ConfigSchema = z.object({
   CHAMP_TEMPORAL_PORT: port.default(7233),
   CHAMP_UI_PORT: port.default(8233),
   CHAMP_LOCAL_SAGEMAKER_PORT: port.default(8787),
+  /** Payload encryption (off when unset): "id:base64key,...", the first key encrypts, all decrypt. See docs/encryption.md. */
+  CHAMP_PAYLOAD_KEYS: payloadKeys.optional(),
+  /** The codec server (`npm run codec-server`) for the Web UI and `temporal --codec-endpoint`, on 127.0.0.1. */
+  CHAMP_CODEC_PORT: port.default(8888),
 });
 export type Config = z.output<typeof ConfigSchema>;
 
@@ -49,7 +64,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.map((issue) => {
     const name = String(issue.path[0]);
-    return `${name}=${JSON.stringify(env[name])}: ${issue.message}`;
+    const shown = SECRET_VARIABLES.has(name) ? `(${String(env[name] ?? '').length} characters, not shown)` : JSON.stringify(env[name]);
+    return `${name}=${shown}: ${issue.message}`;
   });
   throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
 }

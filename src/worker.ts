@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { createActivities } from './activities';
 import { defaultImageStore } from './artifacts/image-store';
 import { createAwsClients } from './aws/clients';
+import { dataConverterFor, ENCODING_FAILURE_CONVERTER_PATH } from './codec';
 import { ConfigError, loadConfigOrExit, type Config } from './config';
 import { createLogger, temporalLogger } from './logging';
 
@@ -19,17 +20,26 @@ function prebuiltBundle(): string | undefined {
   return [join(__dirname, '..', 'workflow-bundle.js'), join(__dirname, '..', 'dist', 'workflow-bundle.js')].find((p) => existsSync(p));
 }
 
-async function workflowSource(log: Logger): Promise<Pick<WorkerOptions, 'workflowBundle'>> {
+async function workflowSource(log: Logger, encrypted: boolean): Promise<Pick<WorkerOptions, 'workflowBundle'>> {
   const bundle = prebuiltBundle();
   if (bundle && (process.env.NODE_ENV === 'production' || process.env.CHAMP_WORKFLOW_BUNDLE)) {
     log.info({ bundle }, 'using prebuilt workflow bundle');
+    if (encrypted)
+      log.warn(
+        { bundle },
+        `payloads are encrypted, but failures a workflow raises keep their message in plain text unless the bundle was built with failureConverterPath ${ENCODING_FAILURE_CONVERTER_PATH} (docs/encryption.md)`,
+      );
     return { workflowBundle: { code: readFileSync(bundle, 'utf8') } };
   }
   // Bundled here rather than by Worker.create so that webpack's multi-line
   // report goes to debug, not into every `npm run dev` terminal.
   const started = Date.now();
   const bundler = temporalLogger(log.child({ component: 'bundler' }), { quiet: true });
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: bundler });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('./workflows'),
+    logger: bundler,
+    ...(encrypted ? { failureConverterPath: ENCODING_FAILURE_CONVERTER_PATH } : {}),
+  });
   log.info({ ms: Date.now() - started }, 'workflow code bundled');
   return { workflowBundle: { code } };
 }
@@ -105,10 +115,18 @@ export async function startWorker(config: Config, log: Logger): Promise<StartedW
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.CHAMP_TASK_QUEUE,
     activities: createActivities({ clients, imageStore: defaultImageStore(config) }),
-    ...(await workflowSource(log)),
+    // CHAMP_PAYLOAD_KEYS: inputs, results and messages are stored encrypted (docs/encryption.md).
+    dataConverter: dataConverterFor(config.CHAMP_PAYLOAD_KEYS),
+    ...(await workflowSource(log, config.CHAMP_PAYLOAD_KEYS !== undefined)),
   });
   log.info(
-    { address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.CHAMP_TASK_QUEUE, local: clients.local },
+    {
+      address: config.TEMPORAL_ADDRESS,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: config.CHAMP_TASK_QUEUE,
+      local: clients.local,
+      payloadEncryption: config.CHAMP_PAYLOAD_KEYS ? `on (key ${config.CHAMP_PAYLOAD_KEYS.encryptingId})` : 'off',
+    },
     'worker polling',
   );
   const done = worker.run().finally(() => connection.close());

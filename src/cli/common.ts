@@ -1,6 +1,7 @@
 // What every `champ` subcommand shares: its errors and exit codes, its output,
 // the connection to Temporal, spec loading and table layout.
 import { Client, Connection } from '@temporalio/client';
+import { dataConverterFor } from '../codec';
 import { loadConfig, type Config } from '../config';
 import { loadSpecFile, SpecError } from '../spec';
 
@@ -60,7 +61,7 @@ export async function withClient(io: CliIO, fn: (client: Client, config: Config)
     );
   }
   try {
-    await fn(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), config);
+    await fn(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: dataConverterFor(config.CHAMP_PAYLOAD_KEYS) }), config);
   } finally {
     await connection.close();
   }
