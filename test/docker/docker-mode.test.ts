@@ -23,21 +23,11 @@ import { containerLedger, trainingJobDir } from '../../src/local/server';
 import { writeContext } from '../local/runtime/fixtures';
 import { endpointStatus, ROLE, spawnPlane, startPlane, trainingJob, trainToEnd, until, type Plane } from '../local/integration/helpers';
 import { makeTempDir, removeDir } from '../local/support';
+import { docker, engineMissing } from './support';
 
 const RUN = `docker-mode-${process.pid}-${randomBytes(3).toString('hex')}`;
 const TEST_LABEL = `org.champ.test=${RUN}`;
 const IMAGE = `champ-docker-test/${RUN}:v1`;
-
-function docker(args: string[], timeoutMs = 120_000): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('docker', args, { encoding: 'utf8', timeout: timeoutMs });
-  return { status: r.status, stdout: r.stdout ?? '', stderr: r.error ? r.error.message : (r.stderr ?? '') };
-}
-
-function engineMissing(): string | undefined {
-  const r = docker(['info', '--format', '{{.ServerVersion}}'], 15_000);
-  if (r.status === 0) return undefined;
-  return `no Docker engine answers (docker info: ${r.stderr.trim().split('\n')[0] || `exit ${String(r.status)}`}); scripts/engine/ensure.sh starts one as root on Debian`;
-}
 
 /** The base image the test image builds on: the example's, which ensure.sh builds from Debian's packages. */
 const BASE = 'python:3.11.9-slim';

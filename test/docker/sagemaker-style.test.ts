@@ -22,22 +22,16 @@ import { planeIdFor } from '../../src/local/containers/docker';
 import { containerLedger } from '../../src/local/server';
 import { endpointStatus, ROLE, startPlane, trainingJob, trainToEnd, until, type Plane } from '../local/integration/helpers';
 import { makeTempDir, removeDir } from '../local/support';
+import { docker, engineMissing, lastLine } from './support';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/images');
 const RUN = `sm-style-${process.pid}-${randomBytes(3).toString('hex')}`;
 const IMAGE = `champ-fixture/sagemaker-style:${RUN}`;
 
-function docker(args: string[], timeoutMs = 120_000): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('docker', args, { encoding: 'utf8', timeout: timeoutMs });
-  return { status: r.status, stdout: r.stdout ?? '', stderr: r.error ? r.error.message : (r.stderr ?? '') };
-}
-
-const lastLine = (text: string): string => text.trim().split('\n').pop() ?? '';
-
 /** The base image's tag, or why there is none. */
 function fixtureBase(): { tag?: string; missing?: string } {
-  const info = docker(['info', '--format', '{{.ServerVersion}}'], 15_000);
-  if (info.status !== 0) return { missing: `no Docker engine answers (docker info: ${lastLine(info.stderr) || `exit ${String(info.status)}`}); scripts/engine/ensure.sh starts one as root on Debian` };
+  const noEngine = engineMissing();
+  if (noEngine) return { missing: noEngine };
   // Cached: a second run takes a second; the first debootstraps (a few minutes).
   const built = spawnSync(path.join(FIXTURES, 'build-base.sh'), [], { encoding: 'utf8', timeout: 900_000 });
   if (built.status !== 0) return { missing: `the fixture's base could not be built (test/fixtures/images/build-base.sh: ${lastLine(built.stderr ?? '') || String(built.error ?? built.status)})` };
