@@ -2,7 +2,7 @@
 // a workflow through its HTTP API on loopback, the Web UI still answers, and
 // the AWS credentials in the user's shell do not reach the server's process.
 import { Connection } from '@temporalio/client';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,43 @@ function http(url: string, init: { method: string; headers?: Record<string, stri
     req.on('error', reject);
     req.end(init.body);
   });
+}
+
+/** The addresses `pid` listens on (TCP, IPv4 and IPv6), from its socket inodes and /proc/net. */
+function listeningAddresses(pid: number): string[] {
+  const inodes = new Set(
+    readdirSync(`/proc/${pid}/fd`)
+      .map((fd) => {
+        try {
+          return /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+        } catch {
+          return undefined;
+        }
+      })
+      .filter((inode): inode is string => inode !== undefined),
+  );
+  const addresses: string[] = [];
+  for (const table of ['tcp', 'tcp6']) {
+    for (const line of readFileSync(`/proc/${pid}/net/${table}`, 'utf8').split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      // cols: sl local_address rem_address st ... inode (index 9); 0A is LISTEN.
+      if (cols.length > 9 && cols[3] === '0A' && inodes.has(cols[9]!)) addresses.push(hexAddress(cols[1]!));
+    }
+  }
+  return addresses;
+}
+
+function hexAddress(hex: string): string {
+  const [ip, port] = hex.split(':') as [string, string];
+  const host =
+    ip.length === 8
+      ? (ip.match(/../g) ?? []).reverse().map((b) => parseInt(b, 16)).join('.')
+      : ip === '00000000000000000000000000000000'
+        ? '::'
+        : ip === '0000000000000000FFFF00000100007F' || ip === '00000000000000000000000001000000'
+          ? '127.0.0.1'
+          : ip;
+  return `${host}:${parseInt(port, 16)}`;
 }
 
 const FAKE_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYTESTONLYKEY';
@@ -99,6 +136,12 @@ describe('the dev server of npm run dev', () => {
   it('keeps the gRPC API champ uses working', async () => {
     const info = await connection.workflowService.getSystemInfo({});
     expect(info.serverVersion).toBeTruthy();
+  });
+
+  it('listens on 127.0.0.1 only: gRPC, UI, HTTP API, metrics and the rest', () => {
+    const addresses = listeningAddresses(server.pid);
+    expect(addresses.length).toBeGreaterThanOrEqual(3);
+    expect(addresses.filter((a) => !a.startsWith('127.0.0.1:'))).toEqual([]);
   });
 
   it('runs without the credentials in the starting environment', () => {
