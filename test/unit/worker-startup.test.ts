@@ -44,3 +44,52 @@ describe('Temporal SDK logs through pino', () => {
     expect(lines.map((l) => l.msg)).toEqual(['a real warning']);
   });
 });
+
+describe('the worker process at startup', () => {
+  const FAKE_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYTESTONLYKEY';
+  const KEY_MATERIAL = 'c2hvcnQtYnV0LXNlY3JldC1rZXktbWF0ZXJpYWw=';
+
+  async function runWorker(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+    const { spawn } = await import('node:child_process');
+    const { resolve } = await import('node:path');
+    const { freePort } = await import('../../src/net');
+    const closed = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', resolve(__dirname, '../../src/worker.ts')], {
+      cwd: resolve(__dirname, '../..'),
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        TEMPORAL_ADDRESS: `127.0.0.1:${closed}`,
+        CHAMP_METRICS_PORT: '0',
+        LOG_LEVEL: 'trace',
+        LOG_FORMAT: 'json',
+        AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7TESTKEY',
+        AWS_SECRET_ACCESS_KEY: FAKE_SECRET,
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const code = await new Promise<number | null>((r) => child.once('close', r));
+    clearTimeout(timer);
+    return { code, output };
+  }
+
+  it('refuses bad payload keys naming the variable, never showing them or the AWS credentials', async () => {
+    const { code, output } = await runWorker({ CHAMP_PAYLOAD_KEYS: `k1:${KEY_MATERIAL}` });
+    expect(code).toBe(2);
+    expect(output).toContain('CHAMP_PAYLOAD_KEYS=(');
+    expect(output).toContain('the key must be 32 bytes');
+    for (const secret of [KEY_MATERIAL, FAKE_SECRET, 'AKIAIOSFODNN7TESTKEY']) expect(output).not.toContain(secret);
+  }, 40_000);
+
+  it('fails to reach Temporal in one line, with no credential in anything it printed', async () => {
+    const { code, output } = await runWorker({});
+    expect(code).toBe(2);
+    expect(output).toMatch(/cannot reach the Temporal server at 127\.0\.0\.1:\d+ \(TEMPORAL_ADDRESS\)/);
+    for (const secret of [FAKE_SECRET, 'AKIAIOSFODNN7TESTKEY']) expect(output).not.toContain(secret);
+  }, 40_000);
+});
