@@ -280,12 +280,13 @@ async function outputFifos(): Promise<{ dir: string; paths: [string, string]; st
 /**
  * A constant script (paths travel as positional arguments, never spliced into
  * it) that bash runs as PID 1 of a new PID namespace with its own /proc: it
- * mounts the snapshot at /opt/program, the job's folder at /opt/ml and a
+ * mounts the snapshot at /opt/program (read-only), the job's folder at /opt/ml and a
  * private /tmp, then runs the program as its child, passing SIGTERM on (a PID 1
  * without a handler would ignore it) and exiting with its status.
  */
 const NAMESPACE_SCRIPT = [
-  'mount --bind "$1" /opt/program && mount --bind "$2" /opt/ml && mount --bind "$3" /tmp || exit 125',
+  // The snapshot read-only: it is the image, shared by every container of it (root would ignore its file modes).
+  'mount --bind "$1" /opt/program && mount -o remount,bind,ro /opt/program && mount --bind "$2" /opt/ml && mount --bind "$3" /tmp || exit 125',
   'shift 3',
   'cd /opt/program || exit 125',
   'child=',

@@ -147,6 +147,30 @@ describe('ContainerLauncher', () => {
     expect(b!.value('marker')).toBe('ns-b');
   });
 
+  it('namespace isolation: the image is read-only, and stop() ends a program in its own PID namespace at once, not after the grace', async () => {
+    if (!(await namespaceIsolationAvailable())) {
+      console.warn('skipping namespace isolation: not available here');
+      return;
+    }
+    const ctx = path.join(root, 'ns-stop');
+    await fsp.mkdir(path.join(ctx, 'program'), { recursive: true });
+    await fsp.writeFile(
+      path.join(ctx, 'program', 'train'),
+      '#!/bin/sh\nif touch /opt/program/written 2>/dev/null; then echo image=writable; else echo image=read-only; fi\necho ready\nsleep 60 &\nwait\n',
+      { mode: 0o755 },
+    );
+    const uri = (await snapshotContext({ contextDir: ctx, repository: 'ns-stop', store })).imageUri;
+    const out = collect();
+    const c = await new ContainerLauncher({ imageStore: store, isolation: 'namespace' }).start({ imageUri: uri, command: 'train', optMlDir: await optMl('ns-stop'), environment: {}, logFile: path.join(root, 'ns-stop', 'log'), name: 'ns-stop', onLine: out.onLine });
+    await waitFor(() => out.lines.includes('ready'), 10_000);
+    expect(out.value('image')).toBe('read-only');
+    const asked = Date.now();
+    const exit = await c.stop(10_000);
+    // SIGTERM passed on: well before the 10 s grace and its SIGKILL (bash reports the program's death by SIGTERM as 143).
+    expect(Date.now() - asked).toBeLessThan(5_000);
+    expect(exit).toEqual({ code: 143, signal: null });
+  });
+
   it('stop() kills the whole process group, grandchildren included', async () => {
     const launcher = new ContainerLauncher({ imageStore: store, isolation: 'env' });
     const out = collect();
