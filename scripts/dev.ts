@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     temporalPort: config.CHAMP_TEMPORAL_PORT,
     uiPort: config.CHAMP_UI_PORT,
     sageMakerPort: aws ? undefined : config.CHAMP_LOCAL_SAGEMAKER_PORT,
+    codecPort: config.CHAMP_CODEC_PORT,
     log,
   }).catch((err: unknown) => {
     throw err instanceof ConfigError
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
   console.log(`  Temporal      ${stack.temporalAddress}`);
   console.log(`  Web UI        ${stack.uiUrl}`);
   if (stack.sageMakerUrl) console.log(`  SageMaker     ${stack.sageMakerUrl} (local control plane)`);
+  if (stack.codecUrl) console.log(`  Codec server  ${stack.codecUrl} (payloads are encrypted; the Web UI decodes through it)`);
   if (hint) console.log(`  In another terminal first:  ${hint}`);
   console.log(`  Start a pipeline:  npx champ run examples/claims-severity/pipeline.yaml --wait`);
   console.log('  Ctrl-C stops everything.');

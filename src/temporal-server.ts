@@ -85,6 +85,8 @@ export async function startDevServer(opts: {
   httpPort?: number;
   /** The environment to start from (default process.env); credentials are left out of it. */
   env?: NodeJS.ProcessEnv;
+  /** A codec server the Web UI decodes payloads through (payload encryption on). */
+  codecEndpoint?: string;
   onLog?: (line: string) => void;
 }): Promise<DevServer> {
   const { spawn } = await import('node:child_process');
@@ -106,6 +108,7 @@ export async function startDevServer(opts: {
     '--dynamic-config-value', `frontend.httpAllowedHosts=${JSON.stringify([HTTP_API_ALLOWED_HOST])}`,
     '--db-filename', join(opts.stateDir, 'temporal.db'),
     '--log-level', 'warn',
+    ...(opts.codecEndpoint ? ['--ui-codec-endpoint', opts.codecEndpoint] : []),
     ...searchAttributeKeys.flatMap((key) => ['--search-attribute', `${key.name}=${TypedSearchAttributes.toMetadataType(key.type)}`]),
   ];
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: devServerEnvironment(opts.env ?? process.env) });

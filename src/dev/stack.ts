@@ -2,6 +2,8 @@
 // local SageMaker control plane and a worker. Used by `npm run dev` and the demo.
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { AesGcmCodec } from '../codec';
+import { startCodecServer } from '../codec/server';
 import { loadConfig } from '../config';
 import { startLocalSageMaker } from '../local';
 import { startDevServer } from '../temporal-server';
@@ -13,6 +15,8 @@ export interface StackOptions {
   uiPort: number;
   /** 0 for any free port; undefined for no local control plane (real AWS). */
   sageMakerPort?: number;
+  /** Where the codec server listens when CHAMP_PAYLOAD_KEYS is set (0: any free port). */
+  codecPort?: number;
   log: Logger;
 }
 
@@ -20,6 +24,8 @@ export interface Stack {
   temporalAddress: string;
   uiUrl: string;
   sageMakerUrl?: string;
+  /** The codec server the Web UI uses, when payloads are encrypted. */
+  codecUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -30,10 +36,24 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     for (const s of stops.reverse()) await s().catch((err) => opts.log.warn({ err }, 'stopping a part of the stack failed'));
   };
   try {
+    // With encrypted payloads the Web UI shows ciphertext unless it decodes through a codec server.
+    const keys = loadConfig().CHAMP_PAYLOAD_KEYS;
+    let codecUrl: string | undefined;
+    if (keys) {
+      const codec = await startCodecServer({
+        codec: new AesGcmCodec(keys),
+        port: opts.codecPort ?? 0,
+        allowedOrigin: `http://127.0.0.1:${opts.uiPort}`,
+        onError: (message) => opts.log.warn({ component: 'codec-server' }, message),
+      });
+      stops.push(() => codec.close());
+      codecUrl = codec.url;
+    }
     const temporal = await startDevServer({
       stateDir: resolve(home, 'temporal'),
       port: opts.temporalPort,
       uiPort: opts.uiPort,
+      codecEndpoint: codecUrl,
       onLog: (line) => opts.log.debug({ component: 'temporal-server' }, line),
     });
     stops.push(() => temporal.stop());
@@ -58,7 +78,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       if (worker.worker.getState() === 'RUNNING') worker.worker.shutdown();
       await worker.done;
     });
-    return { temporalAddress: temporal.address, uiUrl: temporal.uiUrl, sageMakerUrl, stop };
+    return { temporalAddress: temporal.address, uiUrl: temporal.uiUrl, sageMakerUrl, codecUrl, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -61,6 +61,8 @@ function hexAddress(hex: string): string {
   return `${host}:${parseInt(port, 16)}`;
 }
 
+/** Where `npm run dev` puts its codec server when payloads are encrypted; nothing needs to listen there for this test. */
+const CODEC = 'http://127.0.0.1:8888';
 const FAKE_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYTESTONLYKEY';
 
 describe('the dev server of npm run dev', () => {
@@ -78,7 +80,7 @@ describe('the dev server of npm run dev', () => {
       AWS_SESSION_TOKEN: 'session-token-test-only',
       GITHUB_TOKEN: 'ghp_testonlytestonlytestonlytestonly0000',
     };
-    server = await startDevServer({ stateDir: join(home, 'temporal'), port: await freePort(), uiPort: await freePort(), env });
+    server = await startDevServer({ stateDir: join(home, 'temporal'), port: await freePort(), uiPort: await freePort(), env, codecEndpoint: CODEC });
     connection = await Connection.connect({ address: server.address });
   });
 
@@ -131,6 +133,11 @@ describe('the dev server of npm run dev', () => {
     });
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(await workflowExists('evil-through-ui')).toBe(false);
+  });
+
+  it('points the Web UI at the codec server it was given', async () => {
+    const settings = JSON.parse((await http(`${server.uiUrl}/api/v1/settings`, { method: 'GET' })).body) as { Codec?: { Endpoint?: string } };
+    expect(settings.Codec?.Endpoint).toBe(CODEC);
   });
 
   it('keeps the gRPC API champ uses working', async () => {
