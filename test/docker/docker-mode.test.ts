@@ -18,6 +18,7 @@ import {
   StopTrainingJobCommand,
 } from '@aws-sdk/client-sagemaker';
 import { InvokeEndpointCommand } from '@aws-sdk/client-sagemaker-runtime';
+import { ContainerLauncher } from '../../src/local/containers';
 import { planeIdFor } from '../../src/local/containers/docker';
 import { containerLedger, trainingJobDir } from '../../src/local/server';
 import { writeContext } from '../local/runtime/fixtures';
@@ -140,6 +141,29 @@ const planeIds = new Set<string>();
     // Without an init the program, as PID 1, ignores SIGTERM and the whole 5 s grace passes before SIGKILL.
     expect(took).toBeLessThan(4_000);
     expect(docker(['inspect', name]).status).not.toBe(0);
+  }, 120_000);
+
+  it('a container has ended (exited, stop() resolved) only once the engine has removed it', async () => {
+    const launcher = new ContainerLauncher({ imageStore: path.join(dir, 'no-store'), isolation: 'docker' });
+    planeIds.add(launcher.planeId);
+    for (const mode of ['ok', 'sleep']) {
+      const optMl = path.join(dir, `gone-${mode}`, 'opt', 'ml');
+      await fsp.mkdir(path.join(optMl, 'input', 'config'), { recursive: true });
+      await fsp.mkdir(path.join(optMl, 'model'), { recursive: true });
+      await fsp.mkdir(path.join(optMl, 'output'), { recursive: true });
+      await fsp.writeFile(path.join(optMl, 'input', 'config', 'hyperparameters.json'), JSON.stringify({ mode }));
+      await fsp.writeFile(path.join(optMl, 'input', 'config', 'resourceconfig.json'), JSON.stringify({ current_host: 'algo-1' }));
+      const label = `org.champ.local.training-job=gone-${mode}-${RUN}`;
+      const c = await launcher.start({
+        imageUri: IMAGE, command: 'train', optMlDir: optMl, environment: {}, logFile: path.join(dir, `gone-${mode}`, 'log'), name: `gone-${mode}`,
+        owner: { kind: 'training-job', name: `gone-${mode}-${RUN}` },
+      });
+      expect(containers(label)).toHaveLength(1);
+      if (mode === 'sleep') await c.stop(10_000);
+      await c.exited;
+      // Asked at once, not polled: the engine must not know it any more.
+      expect(containers(label)).toEqual([]);
+    }
   }, 120_000);
 
   it('a missing image fails the job with a ClientError that names the image', async () => {
