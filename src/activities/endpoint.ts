@@ -12,7 +12,7 @@ import {
   type DescribeEndpointOutput,
   type ProductionVariantInstanceType,
 } from '@aws-sdk/client-sagemaker';
-import { classifyAwsError, createIfAbsent, describeIfPresent, isEndpointBusyError, notReady, terminal } from '../aws/errors';
+import { classifyAwsError, createIfAbsent, describeIfPresent, isEndpointBusyError, isNotFoundError, notReady, terminal } from '../aws/errors';
 import { isOwnedName } from '../aws/naming';
 import { tagsField } from '../aws/requests';
 import { classifyEndpoint, ENDPOINT_IN_FLIGHT_STATUSES } from '../aws/status';
@@ -102,6 +102,7 @@ export function createEndpointActivities(deps: ActivityDeps) {
 
   async function createEndpointConfig(input: CreateEndpointConfigInput): Promise<void> {
     const env = activityEnv(deps.log);
+    if (input.model) await createModel(input.model);
     const created = await createIfAbsent({ operation: 'CreateEndpointConfig', resource: `endpoint config ${input.configName}` }, () =>
       sm.send(
         new CreateEndpointConfigCommand({
@@ -142,13 +143,21 @@ export function createEndpointActivities(deps: ActivityDeps) {
     return calls.endpointState(d, name);
   }
 
-  /** UpdateEndpoint; a change already in flight (another run's) is waited for, not a failure. */
-  async function updateEndpoint(name: string, configName: string, config?: DeploymentConfig): Promise<void> {
+  /**
+   * UpdateEndpoint; a change already in flight (another run's) is waited for,
+   * not a failure. So is a config deleted (by another run's cleanup) right
+   * after `ensureConfig` made it again, when there is a recipe to make it once more.
+   */
+  async function updateEndpoint(name: string, configName: string, config: DeploymentConfig | undefined, recipe: ConfigRecipe | undefined): Promise<void> {
     try {
       await sm.send(new UpdateEndpointCommand({ EndpointName: name, EndpointConfigName: configName, ...(config ? { DeploymentConfig: config } : {}) }));
     } catch (err) {
+      const poll = activityEnv(deps.log).attempt;
       if (isEndpointBusyError(err)) {
-        throw notReady({ resource: `endpoint ${name}`, status: 'Updating', poll: activityEnv(deps.log).attempt, detail: 'another change started first; waiting for it to settle' });
+        throw notReady({ resource: `endpoint ${name}`, status: 'Updating', poll, detail: 'another change started first; waiting for it to settle' });
+      }
+      if (recipe && isNotFoundError(err)) {
+        throw notReady({ resource: `endpoint ${name}`, status: 'waiting', poll, detail: `endpoint config ${configName} was deleted meanwhile; making it again` });
       }
       throw classifyAwsError(err, { operation: 'UpdateEndpoint', resource: `endpoint ${name}` });
     }
@@ -229,7 +238,7 @@ export function createEndpointActivities(deps: ActivityDeps) {
     }
     const previous = current.EndpointConfigName;
     if (input.recipe) await ensureConfig(input.recipe);
-    await updateEndpoint(name, input.configName, deploymentConfig(input.strategy));
+    await updateEndpoint(name, input.configName, deploymentConfig(input.strategy), input.recipe);
     env.log.info('endpoint update started', { endpointName: name, configName: input.configName, previousConfigName: previous, strategy: input.strategy.type });
     return { action: 'updated', ...(previous ? { previousConfigName: previous } : {}) };
   }
@@ -270,7 +279,7 @@ export function createEndpointActivities(deps: ActivityDeps) {
       return { action: 'superseded', ...(serving ? { configName: serving } : {}) };
     }
     if (input.recipe) await ensureConfig(input.recipe);
-    await updateEndpoint(name, target);
+    await updateEndpoint(name, target, undefined, input.recipe);
     env.log.warn('endpoint rolled back', { endpointName: name, configName: target });
     return { action: 'started', configName: target };
   }

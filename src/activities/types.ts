@@ -127,6 +127,8 @@ export interface CreateModelInput {
 export interface CreateEndpointConfigInput {
   configName: string;
   modelName: string;
+  /** The model, made again first when another run's cleanup deleted it since it was created. */
+  model?: CreateModelInput;
   variantName: string;
   instanceType: string;
   instanceCount: number;

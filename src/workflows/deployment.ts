@@ -92,7 +92,7 @@ export class Deployment {
       this.record.markDeleted('model', model);
     });
 
-    await this.control.createEndpointConfig(recipe.config);
+    await this.control.createEndpointConfig({ ...recipe.config, model: recipe.model });
     this.record.track('endpoint-config', endpointConfig);
     this.record.status.resources.endpointConfig = endpointConfig;
     this.saga.add(`delete endpoint config ${endpointConfig}`, async () => {

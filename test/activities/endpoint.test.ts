@@ -169,6 +169,28 @@ describe('endpoint changes beside other runs (issue 10, finding 2)', () => {
     expect(sageMakerMock.commandCalls(CreateEndpointConfigCommand).map((c) => c.args[0].input.EndpointConfigName)).toEqual([ours.config.configName]);
   });
 
+  it('createEndpointConfig makes its model again first when given one (another run\'s cleanup may have deleted it since it was created)', async () => {
+    const { clients, sageMakerMock } = mockedClients();
+    const recipe = recipeOf('claims', 'aaaaaaaaaaaa');
+    sageMakerMock.on(CreateModelCommand).resolves({});
+    sageMakerMock.on(CreateEndpointConfigCommand).resolves({});
+    await activityRunner().run(createActivities({ clients }).createEndpointConfig, { ...recipe.config, model: recipe.model });
+    expect(sageMakerMock.commandCalls(CreateModelCommand).map((c) => c.args[0].input.ModelName)).toEqual([recipe.model.modelName]);
+    expect(sageMakerMock.commandCalls(CreateEndpointConfigCommand)).toHaveLength(1);
+  });
+
+  it('an update to a config deleted again right after it was made is retried (NotReady) when there is a recipe, and fails as not found when there is none', async () => {
+    const { clients, sageMakerMock } = mockedClients();
+    const recipe = recipeOf('claims', 'aaaaaaaaaaaa');
+    sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'InService', EndpointConfigName: 'claims-old-config' });
+    sageMakerMock.on(DescribeEndpointConfigCommand).resolves({});
+    sageMakerMock.on(UpdateEndpointCommand).rejects(awsError('ValidationException', 400, 'Could not find endpoint configuration "claims-aaaaaaaaaaaa-config".'));
+    const acts = createActivities({ clients });
+    const input = deployInput({ configName: recipe.config.configName });
+    expect(await failureOf(activityRunner().run(acts.deployEndpoint, { ...input, recipe }))).toMatchObject({ type: ErrorTypes.NotReady, nonRetryable: false });
+    expect(await failureOf(activityRunner().run(acts.deployEndpoint, input))).toMatchObject({ type: ErrorTypes.AwsNotFound, nonRetryable: true });
+  });
+
   it('deployEndpoint returns no recipe for a previous config another pipeline (or a person) owns', async () => {
     const { clients, sageMakerMock } = mockedClients();
     sageMakerMock.on(DescribeEndpointCommand).resolves({ EndpointStatus: 'InService', EndpointConfigName: 'made-by-hand' });
