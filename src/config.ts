@@ -32,6 +32,8 @@ export const ConfigSchema = z.object({
   /** Local image store shared by the worker's local builds and the control plane; default <CHAMP_HOME>/images. */
   CHAMP_IMAGE_STORE: z.string().min(1).optional(),
   CHAMP_UI_URL: url.default('http://127.0.0.1:8233'),
+  /** The local control plane's isolation, read by the worker too so a local build makes what will run (a Docker image or not). */
+  CHAMP_LOCAL_ISOLATION: z.enum(['auto', 'docker', 'namespace', 'env'], { message: 'is not a mode: use auto, docker, namespace or env' }).default('auto'),
   AWS_REGION: z
     .string()
     .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { message: 'must be an AWS region such as us-east-1' })

@@ -114,7 +114,7 @@ export async function startWorker(config: Config, log: Logger): Promise<StartedW
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.CHAMP_TASK_QUEUE,
-    activities: createActivities({ clients, imageStore: defaultImageStore(config) }),
+    activities: createActivities({ clients, imageStore: defaultImageStore(config), localIsolation: config.CHAMP_LOCAL_ISOLATION }),
     // CHAMP_PAYLOAD_KEYS: inputs, results and messages are stored encrypted (docs/encryption.md).
     dataConverter: dataConverterFor(config.CHAMP_PAYLOAD_KEYS),
     ...(await workflowSource(log, config.CHAMP_PAYLOAD_KEYS !== undefined)),

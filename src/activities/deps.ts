@@ -4,6 +4,9 @@ import type { AwsClients } from '../aws/clients';
 import type { ObjectStore } from '../aws/objects';
 import type { DockerRunner } from './docker';
 
+/** The control plane's CHAMP_LOCAL_ISOLATION: which way local containers run, so local builds build what they will run. */
+export type LocalIsolation = 'auto' | 'docker' | 'namespace' | 'env';
+
 export interface ActivityDeps {
   clients: AwsClients;
   /** Used only outside an activity context; inside one, Context.current().log is used. */
@@ -18,6 +21,8 @@ export interface ActivityDeps {
   contextRoot?: string;
   /** Injected clock (training seconds when SageMaker omits them). */
   now?: () => Date;
+  /** Local mode only. `auto` (the default): a Docker image too when an engine answers; `docker`: always; `namespace`/`env`: never. */
+  localIsolation?: LocalIsolation;
   /** How long `docker info` may take before the engine counts as absent. Default 15 s. */
   dockerInfoTimeoutMs?: number;
 }

@@ -35,13 +35,8 @@ interface RegistryLogin {
   secrets: string[];
 }
 
-/** The control plane's CHAMP_LOCAL_ISOLATION: which way local containers run, so local builds build what they will run. */
-export type LocalIsolation = 'auto' | 'docker' | 'namespace' | 'env';
-
-export interface ImageDeps extends ActivityDeps {
-  /** Local mode only. `auto` (the default): a Docker image too when an engine answers; `docker`: always; `namespace`/`env`: never. */
-  localIsolation?: LocalIsolation;
-}
+/** The image activities take the common dependencies; `localIsolation` decides whether local builds make a Docker image. */
+export type ImageDeps = ActivityDeps;
 
 /** Cancellation (an abandoned attempt) passes through as itself, never as a build failure. */
 function rethrowIfCancelled(env: ActivityEnv, err: unknown): void {
