@@ -120,6 +120,27 @@ const planeIds = new Set<string>();
     }, 30_000);
   }, 120_000);
 
+  it('never puts the environment on a command line, not even the short-lived docker create\'s', async () => {
+    const secret = `value-${randomBytes(6).toString('hex')}`;
+    // Every docker command the control plane runs goes through a shim that records its arguments.
+    const shimDir = path.join(dir, 'shim');
+    const argvLog = path.join(shimDir, 'argv.log');
+    const realDocker = spawnSync('sh', ['-c', 'command -v docker'], { encoding: 'utf8' }).stdout.trim();
+    await fsp.mkdir(shimDir, { recursive: true });
+    await fsp.writeFile(path.join(shimDir, 'docker'), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${argvLog}'\nexec '${realDocker}' "$@"\n`, { mode: 0o755 });
+    const shimmed = await spawnPlane(path.join(dir, 'argv-home'), { CHAMP_LOCAL_ISOLATION: 'docker', PATH: `${shimDir}:${process.env.PATH ?? ''}` });
+    try {
+      await shimmed.sm.send(new CreateTrainingJobCommand(job('dk-argv', { mode: 'ok' }, { MODEL_SETTING: secret })));
+      const { final } = await trainToEnd(shimmed.sm, job('dk-argv-2', { mode: 'ok' }, { MODEL_SETTING: secret }), 60_000);
+      expect(final.TrainingJobStatus).toBe('Completed');
+    } finally {
+      await shimmed.stop();
+    }
+    const argv = await fsp.readFile(argvLog, 'utf8');
+    expect(argv).toMatch(/^create --init --rm .*--env-file \S+ champ-docker-test\/\S+ train$/m);
+    expect(argv).not.toContain(secret);
+  }, 120_000);
+
   it('StopTrainingJob stops a program that ignores nothing in about a second (--init passes SIGTERM on), and Stopped means the container is gone', async () => {
     await plane.sm.send(new CreateTrainingJobCommand(job('dk-stop', { mode: 'sleep' })));
     const name = await until('the engine to run dk-stop', async () => {
