@@ -8,7 +8,6 @@ import * as tar from 'tar';
 import type { ContainerLauncher, RunningContainer } from './containers';
 import { EndpointRuntimeError, fileUriToPath, type EndpointRuntime, type InvokeRequest, type InvokeResponse, type VariantSpec } from './runtime';
 import { ping, VariantClient } from './variant-client';
-import { freePort } from '../net';
 
 const HEALTH_POLL_MS = 100;
 const FAILURE_LOG_LINES = 10;
@@ -73,7 +72,6 @@ export class LocalEndpointRuntime implements EndpointRuntime {
   private readonly endpoints = new Map<string, EndpointState>();
   private readonly client: VariantClient;
   /** Ports handed to live instances: the kernel may hand a just-probed free port out again. */
-  private readonly reservedPorts = new Set<number>();
   private deploySeq = 0;
 
   constructor(opts: LocalEndpointRuntimeOptions) {
@@ -185,7 +183,7 @@ export class LocalEndpointRuntime implements EndpointRuntime {
       const startResults = await Promise.allSettled(
         variants.flatMap((spec) =>
           Array.from({ length: spec.initialInstanceCount }, (_, i) =>
-            this.startInstance(state, spec, path.join(deployDir, `${safeName(spec.variantName)}-${i + 1}`), started),
+            this.startInstance(endpointName, state, spec, path.join(deployDir, `${safeName(spec.variantName)}-${i + 1}`), started),
           ),
         ),
       );
@@ -215,12 +213,12 @@ export class LocalEndpointRuntime implements EndpointRuntime {
     }
   }
 
-  private async startInstance(state: EndpointState, spec: VariantSpec, dir: string, started: Instance[]): Promise<Instance> {
+  private async startInstance(endpointName: string, state: EndpointState, spec: VariantSpec, dir: string, started: Instance[]): Promise<Instance> {
     const optMl = path.join(dir, 'opt', 'ml');
     const modelDir = path.join(optMl, 'model');
     await fsp.mkdir(modelDir, { recursive: true });
     if (spec.modelDataUrl) await unpackModel(spec, modelDir);
-    const port = await this.reservePort();
+    const port = await this.launcher.ports.allocate();
     let container: RunningContainer;
     try {
       container = await this.launcher.start({
@@ -231,9 +229,11 @@ export class LocalEndpointRuntime implements EndpointRuntime {
         logFile: path.join(dir, 'serve.log'),
         name: `${spec.modelName}-${spec.variantName}`,
         port,
+        owner: { kind: 'endpoint', name: endpointName, variant: spec.variantName },
+        instanceType: spec.instanceType,
       });
     } catch (err) {
-      this.reservedPorts.delete(port);
+      this.launcher.ports.release(port);
       throw new Error(`The primary container for production variant ${spec.variantName} could not start: ${(err as Error).message}`);
     }
     const inst: Instance = { variantName: spec.variantName, port, dir, container, inFlight: 0 };
@@ -273,19 +273,9 @@ export class LocalEndpointRuntime implements EndpointRuntime {
     await Promise.all(instances.map((i) => this.stopInstance(i)));
   }
 
-  private async reservePort(): Promise<number> {
-    for (let attempt = 0; ; attempt++) {
-      const port = await freePort();
-      if (!this.reservedPorts.has(port) || attempt >= 20) {
-        this.reservedPorts.add(port);
-        return port;
-      }
-    }
-  }
-
   private async stopInstance(inst: Instance): Promise<void> {
     await inst.container.stop(this.stopGraceMs);
-    this.reservedPorts.delete(inst.port);
+    this.launcher.ports.release(inst.port);
     // The unpacked model can be large; the log stays for whoever investigates.
     await fsp.rm(path.join(inst.dir, 'opt'), { recursive: true, force: true }).catch(() => undefined);
   }

@@ -76,6 +76,8 @@ export interface VariantSpec {
   environment: Record<string, string>;
   initialInstanceCount: number;
   initialVariantWeight: number;
+  /** The variant's instance type: a container's CPU and memory limits follow it (approximately). */
+  instanceType?: string;
 }
 
 export interface InvokeRequest {

@@ -33,7 +33,7 @@ import { createTrainingJob, describeTrainingJob, listTrainingJobs, recoverTraini
 import { createTransformJob, describeTransformJob, recoverTransformJobs, stopTransformJob } from './api/transform';
 import { defaultImageStore } from '../artifacts/image-store';
 import { loadLocalConfig, type IsolationSetting, type LocalConfig } from './config';
-import { ContainerLauncher, reapOrphans } from './containers';
+import { ContainerLauncher, reapOrphans, type PortRange } from './containers';
 import { SageMakerError } from './errors';
 import { LocalEndpointRuntime } from './endpoint-runtime';
 import type { EndpointRuntime, TrainingRunner } from './runtime';
@@ -116,7 +116,7 @@ export interface LocalSageMaker {
 export const containerLedger = (stateRoot: string): string => join(stateRoot, 'containers.json');
 
 /** The real runtime: training runs and serving variants as containers or processes. */
-export function defaultRuntime(stateRoot: string, containers: { imageStore: string; isolation: IsolationSetting }): LocalRuntime {
+export function defaultRuntime(stateRoot: string, containers: { imageStore: string; isolation: IsolationSetting; portRange?: PortRange }): LocalRuntime {
   const launcher = new ContainerLauncher({ ...containers, ledgerFile: containerLedger(stateRoot) });
   return {
     training: new LocalTrainingRunner({ launcher }),
@@ -190,6 +190,7 @@ export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<
     defaultRuntime(stateRoot, {
       imageStore: opts.imageStore ? resolve(opts.imageStore) : defaultImageStore({ ...config, CHAMP_HOME: opts.stateDir }),
       isolation: opts.isolation ?? config.CHAMP_LOCAL_ISOLATION,
+      portRange: config.CHAMP_LOCAL_PORT_RANGE,
     });
   const ctx: ApiContext = {
     state,

@@ -46,6 +46,7 @@ export function variantSpecs(ctx: ApiContext, configName: string): VariantSpec[]
       environment: c.environment,
       initialInstanceCount: typeof pv.InitialInstanceCount === 'number' ? pv.InitialInstanceCount : 1,
       initialVariantWeight: typeof pv.InitialVariantWeight === 'number' ? pv.InitialVariantWeight : 1,
+      ...(typeof pv.InstanceType === 'string' ? { instanceType: pv.InstanceType } : {}),
     };
   });
 }

@@ -42,7 +42,9 @@ export class PortAllocator {
   private cursor: number;
 
   constructor(readonly range: PortRange) {
-    this.cursor = range.first;
+    // A random start: two control planes on one machine (a test run beside npm run dev)
+    // would otherwise both try the same ports first.
+    this.cursor = range.first + Math.floor(Math.random() * (range.last - range.first + 1));
   }
 
   async allocate(): Promise<number> {
