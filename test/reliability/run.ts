@@ -75,9 +75,10 @@ async function loadedRuns(): Promise<Row[]> {
     for (const n of [1, 2]) {
       const row = emptyRow(`npm test on a loaded machine (${burners.length} CPU burners), run ${n}`);
       const r = await run('npm', ['test', '--silent'], { ...process.env }, NPM_TEST_LIMIT_MS, true);
-      const m = /Tests:\s+(?:(\d+) failed, )?(?:(\d+) skipped, )?(?:(\d+) passed, )?(\d+) total/.exec(r.output);
+      const m = /Tests:\s+(?:(\d+) failed, )?(?:(\d+) skipped, )?(?:\d+ todo, )?(?:(\d+) passed, )?(\d+) total/.exec(r.output);
       row.runs = Number(m?.[4] ?? 0);
       row.passed = Number(m?.[3] ?? 0);
+      if (!m) row.problems.push('no jest summary line in the output');
       if (r.timedOut) row.problems.push(`npm test ran out of time (${NPM_TEST_LIMIT_MS / 60_000} min)`);
       if (r.code !== 0) row.problems.push(`npm test exited ${String(r.code)}: ${[...r.output.matchAll(/^\s+● (.+)$/gm)].map((x) => x[1]).slice(0, 10).join(' | ')}`);
       if (m?.[2]) row.runs -= Number(m[2]);
