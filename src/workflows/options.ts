@@ -73,7 +73,8 @@ export function specActivities(spec: PipelineSpec, poll: PollIntervals): SpecAct
       retry: { ...CONTROL_OPTIONS.retry, maximumAttempts: 3 },
     }),
     // Hashing every input object can take a while on a large data set.
-    data: wf.proxyActivities<DataActivities>({ ...CONTROL_OPTIONS, startToCloseTimeout: '15m' }),
+    // It heartbeats, so a worker lost mid-way is noticed in a minute, not at the 15-minute deadline.
+    data: wf.proxyActivities<DataActivities>({ ...CONTROL_OPTIONS, startToCloseTimeout: '15m', heartbeatTimeout: '1m' }),
   };
 }
 

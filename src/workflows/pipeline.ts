@@ -4,28 +4,23 @@
 // workflows replay this code: a change to the activities it calls, their order
 // or proxies, its timers or its search attribute upserts goes behind `patched()`.
 import * as wf from '@temporalio/workflow';
-import { ApplicationFailure } from '@temporalio/workflow';
 import type { BuildImageResult, ChampionInfo, FingerprintDataResult, RegisteredCandidate, TrainingResult } from '../activities/types';
 import type { PipelineSpec } from '../spec/schema';
 import { pipelineResourceNames, type PipelineResourceNames } from '../aws/naming';
-import { ErrorTypes } from '../shared';
 import { Approval, packageApproval, systemRejection } from './approval';
 import { Deployment, Superseded } from './deployment';
 import { describe, workflowFailure, type DeploymentFailure } from './failures';
 import { evaluateGate, gateFailureReason, type GateResult } from './gate';
 import { approvalSignal, approveUpdate, rejectUpdate, statusQuery, type ApprovalDecision, type PipelineInput, type PipelineOutcome, type PipelineResult } from './messages';
+import { checkedInput } from './input';
 import { controlActivities, pollIntervals, specActivities, type SpecActivities } from './options';
 import { RunRecord, type RunFacts } from './record';
 import { Saga } from './saga';
 
 export async function trainingPipeline(input: PipelineInput): Promise<PipelineResult> {
-  return new PipelineRun(checked(input)).execute();
-}
-
-/** A run without a spec fails at once, saying how to start one (a null input would fail every workflow task instead). */
-function checked(input: PipelineInput | null | undefined): PipelineInput {
-  if (input?.spec !== undefined && input.spec !== null) return input;
-  throw ApplicationFailure.nonRetryable('input.spec is required: start trainingPipeline with {"spec": <the pipeline spec>}', ErrorTypes.InvalidInput);
+  // Runs started before the input check existed replay without it.
+  const strict = wf.patched('input-check');
+  return new PipelineRun(checkedInput(input, strict), strict).execute();
 }
 
 class PipelineRun {
@@ -40,12 +35,12 @@ class PipelineRun {
   private readonly saga: Saga;
   private readonly facts: RunFacts = {};
 
-  constructor(private readonly input: PipelineInput) {
+  constructor(private readonly input: PipelineInput, strict: boolean) {
     this.record = new RunRecord(input);
     this.approval = new Approval(this.record.status);
     this.saga = new Saga((message) => this.record.note(message));
     this.listen();
-    this.record.announce();
+    this.record.announce(strict);
   }
 
   /** The messages the run answers: wiring only, the approval state machine decides. */
@@ -60,7 +55,7 @@ class PipelineRun {
     try {
       await this.validateSpec();
       const image = await this.buildImage();
-      const data = await this.fingerprintData();
+      const data = await this.record.stage('fingerprinting', () => this.activities.data.fingerprintData({ inputs: this.spec.training.inputs }));
       if (await this.dataUnchangedSinceChampion(data)) {
         return this.finish('skipped-data-unchanged', `data fingerprint ${data.fingerprint} equals the champion's`);
       }
@@ -77,8 +72,7 @@ class PipelineRun {
       if (failure instanceof Superseded) return this.finish('superseded', failure.reason);
       if (failure) {
         await this.rollBack(failure);
-        const left = deployment.supersededBy;
-        if (left) return this.finish('superseded', `${failure.reason}; not rolled back: ${left.reason}`);
+        if (deployment.supersededBy) return this.finish('superseded', `${failure.reason}; not rolled back: ${deployment.supersededBy.reason}`);
         return this.finish('rolled-back', failure.reason);
       }
       const superseded = await this.promote(candidate, deployment);
@@ -111,10 +105,6 @@ class PipelineRun {
       if (image.built) this.record.track('image', image.imageUri);
       return image;
     });
-  }
-
-  private async fingerprintData(): Promise<FingerprintDataResult> {
-    return this.record.stage('fingerprinting', () => this.activities.data.fingerprintData({ inputs: this.spec.training.inputs }));
   }
 
   /** A scheduled run has nothing to add when the champion was trained on exactly this data. */
@@ -219,8 +209,7 @@ class PipelineRun {
     // The endpoint now serves a verified model: nothing after this point rolls it back.
     this.saga.clear();
     return this.record.stage('promoting', async () => {
-      // The champion record must name the model that serves.
-      const superseded = await deployment.stillServing();
+      const superseded = await deployment.stillServing(); // the champion record must name the model that serves
       if (superseded) return superseded;
       const { endpointName, keep } = this.spec.deployment;
       await this.control.markChampion({ modelPackageGroupName: this.names.modelPackageGroup, modelPackageArn: candidate.modelPackageArn, endpointName });

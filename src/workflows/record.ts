@@ -4,6 +4,7 @@ import * as wf from '@temporalio/workflow';
 import type { BuildImageResult, ChampionInfo, RegisteredCandidate, TrainingResult } from '../activities/types';
 import type { PipelineSpec } from '../spec/schema';
 import { SEARCH_ATTRIBUTE_KEYS } from '../shared';
+import { MAX_PIPELINE_NAME } from './input';
 import type {
   ApprovalDecision,
   CreatedResource,
@@ -50,8 +51,11 @@ export class RunRecord {
   }
 
   /** Makes the run findable by its pipeline's name, when the input gives one. */
-  announce(): void {
-    if (this.status.pipeline) wf.upsertSearchAttributes([{ key: SEARCH_ATTRIBUTE_KEYS.pipeline, value: this.status.pipeline }]);
+  announce(limitLength: boolean): void {
+    const name = this.status.pipeline;
+    // A name longer than the spec allows is refused by validateSpec, which names the field; as a
+    // search attribute it would fail the run first, without saying why (limited since 'input-check').
+    if (name && !(limitLength && name.length > MAX_PIPELINE_NAME)) wf.upsertSearchAttributes([{ key: SEARCH_ATTRIBUTE_KEYS.pipeline, value: name }]);
   }
 
   async stage<T>(stage: PipelineStage, fn: () => Promise<T>): Promise<T> {
