@@ -53,13 +53,18 @@ interface Scenario {
   run(r: Run): Promise<void>;
 }
 
+/** Approval required and given by the approve update; the endpoint is created. */
+const approvedByUpdate = (r: Run): Promise<void> =>
+  reviewed(r, 'deployed', (handle, modelVersion) => handle.executeUpdate(approveUpdate, { args: [{ modelVersion, reviewer: 'alice', comment: 'metrics as expected' }] }));
+
 const SCENARIOS: Record<string, Scenario> = {
   deployed: {
     summary: 'approval required, approved by the approve update; the endpoint is created, verified, the candidate promoted',
-    run: (r) =>
-      reviewed(r, 'deployed', (handle, modelVersion) =>
-        handle.executeUpdate(approveUpdate, { args: [{ modelVersion, reviewer: 'alice', comment: 'metrics as expected' }] }),
-      ),
+    run: approvedByUpdate,
+  },
+  'deployed-input-checked': {
+    summary: 'as deployed, under the patch input-check: the workflow checks what surrounds the spec before anything',
+    run: approvedByUpdate,
   },
   'deployed-update-by-signal': {
     summary: 'a live endpoint is updated to the new model, approved by the approval signal (the Web UI path)',
