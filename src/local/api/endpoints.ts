@@ -1,3 +1,5 @@
+// Over 400 lines on purpose: the endpoint family's handlers (create, update, delete, describe, list,
+// invoke, recovery after a restart) share one set of record helpers and read best in one file.
 // Endpoints: Create/Describe/Update/Delete/List, the status machine driven by
 // the endpoint runtime, and SageMaker Runtime's InvokeEndpoint.
 import { ENDPOINT_FAILED_STATUSES, ENDPOINT_IN_FLIGHT_STATUSES, ENDPOINT_STATUSES } from '../../aws/status';
