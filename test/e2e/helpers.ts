@@ -10,7 +10,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { createActivities, type PipelineActivities } from '../../src/activities';
+import { createActivities, spawnDockerRunner, type PipelineActivities } from '../../src/activities';
+import { removeStoreTags } from '../../src/artifacts/local-tags';
 import { createAwsClients, destroyAwsClients, type AwsClients, type StaticCredentials } from '../../src/aws/clients';
 import { startLocalSageMaker, type LocalSageMaker } from '../../src/local';
 import { parseSpec, type PipelineSpec } from '../../src/spec';
@@ -132,6 +133,8 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2eEnv> {
       async stop() {
         destroyAwsClients(awsClients);
         await server.close();
+        // The run's local builds are tagged in the Docker engine too: leave none behind.
+        await removeStoreTags(spawnDockerRunner(), imageStore).catch(() => undefined);
         rmSync(home, { recursive: true, force: true });
       },
     };
