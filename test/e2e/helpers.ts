@@ -261,3 +261,17 @@ export function keepInvoking(runtime: SageMakerRuntimeClient, endpointName: stri
     },
   };
 }
+
+/**
+ * Another model of `spec`'s pipeline for the same endpoint (another ridge
+ * strength) whose answer lacks what its smoke test expects; judged on
+ * thresholds only, so it deploys and then fails verification.
+ */
+export function smokeTestFailingSpec(env: E2eEnv, spec: PipelineSpec): PipelineSpec {
+  return env.makeSpec({
+    name: spec.name,
+    training: { hyperparameters: { power: 1.5, max_iter: 50, l2: 1 } },
+    gate: { champion: undefined },
+    deployment: { endpointName: spec.deployment.endpointName, smokeTest: { expectJsonPaths: ['does.not.exist'] } },
+  });
+}

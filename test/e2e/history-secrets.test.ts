@@ -3,8 +3,8 @@
 import { withWorker } from '../harness/temporal';
 import { injectFault, reset } from '../../src/local';
 import { pipelineInput, startE2e, startPipeline, type E2eEnv } from './helpers';
-import type { History } from './history';
 import type { StaticCredentials } from '../../src/aws/clients';
+import { readableText } from '../support/inspect';
 
 jest.setTimeout(90_000);
 
@@ -37,20 +37,6 @@ afterAll(async () => {
   await env?.stop();
 });
 
-/** Every string in the history, payload bytes decoded as text, joined: what anyone with history access can read. */
-function readableText(history: History): string {
-  const parts: string[] = [];
-  const walk = (v: unknown): void => {
-    if (v === null || v === undefined) return;
-    if (typeof v === 'string') parts.push(v);
-    else if (v instanceof Uint8Array) parts.push(Buffer.from(v).toString('utf8'));
-    else if (Array.isArray(v)) v.forEach(walk);
-    else if (typeof v === 'object') for (const x of Object.values(v)) walk(x);
-    else parts.push(String(v));
-  };
-  walk(history);
-  return parts.join('\n');
-}
 
 /** Each secret or token pattern found, with the text around it. */
 function leaks(text: string): string[] {

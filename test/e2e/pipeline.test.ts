@@ -8,7 +8,7 @@ import type { PipelineHandle } from '../../src/cli/progress';
 import { withWorker } from '../harness/temporal';
 import { activityCompletions } from './history';
 import { rejectUpdate, statusQuery, type PipelineResult, type PipelineStatus } from '../../src/workflows';
-import { eventually, invokeExample, keepInvoking, modelPackages, pipelineInput, runPipeline, startE2e, startPipeline, waitForStatus, type E2eEnv } from './helpers';
+import { eventually, invokeExample, keepInvoking, modelPackages, pipelineInput, runPipeline, smokeTestFailingSpec, startE2e, startPipeline, waitForStatus, type E2eEnv } from './helpers';
 
 jest.setTimeout(120_000);
 
@@ -147,13 +147,7 @@ describe('trainingPipeline against the local control plane', () => {
   it('rolls a new model that fails its smoke test back, and the old model keeps answering', async () => {
     const spec = env.makeSpec();
     const endpointName = spec.deployment.endpointName;
-    // A different model (another ridge strength) that cannot answer the smoke test's shape; judged on thresholds only.
-    const failing = env.makeSpec({
-      name: spec.name,
-      training: { hyperparameters: { power: 1.5, max_iter: 50, l2: 1 } },
-      gate: { champion: undefined },
-      deployment: { endpointName, smokeTest: { expectJsonPaths: ['does.not.exist'] } },
-    });
+    const failing = smokeTestFailingSpec(env, spec);
     await withWorker({ activities: env.activities }, async ({ client, taskQueue }) => {
       const first = await runPipeline(client, taskQueue, pipelineInput(spec));
       expect(first.result.outcome).toBe('deployed');

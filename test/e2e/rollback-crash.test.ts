@@ -17,7 +17,7 @@ import { defaultRuntime } from '../../src/local/server';
 import type { Client } from '@temporalio/client';
 import type { PipelineHandle } from '../../src/cli/progress';
 import { withWorker } from '../harness/temporal';
-import { eventually, invokeExample, pipelineInput, runPipeline, startE2e, startPipeline, waitForStatus, type E2eEnv } from './helpers';
+import { eventually, invokeExample, pipelineInput, runPipeline, smokeTestFailingSpec, startE2e, startPipeline, waitForStatus, type E2eEnv } from './helpers';
 import { activityCompletions, scheduledActivities } from './history';
 
 jest.setTimeout(240_000);
@@ -94,12 +94,7 @@ const describeEndpoint = (sm: SageMakerClient, name: string) => sm.send(new Desc
 async function deployedThenFailing(client: Client, taskQueue: string) {
   const spec = env.makeSpec();
   const endpointName = spec.deployment.endpointName;
-  const failing = env.makeSpec({
-    name: spec.name,
-    training: { hyperparameters: { power: 1.5, max_iter: 50, l2: 1 } },
-    gate: { champion: undefined },
-    deployment: { endpointName, smokeTest: { expectJsonPaths: ['does.not.exist'] } },
-  });
+  const failing = smokeTestFailingSpec(env, spec);
   const first = await runPipeline(client, taskQueue, pipelineInput(spec));
   expect(first.result.outcome).toBe('deployed');
   const firstModelId = (await invokeExample(clients.runtime, endpointName)).model_id;

@@ -16,6 +16,8 @@ import { startWorkerProcess, type WorkerProcess } from '../e2e/worker-process';
 import { testClient, uniqueTaskQueue } from '../harness/temporal';
 import { isProcessAlive } from '../local/support';
 import type { PipelineSpec } from '../../src/spec';
+import { descendants, readableText } from '../support/inspect';
+export { descendants, readableText };
 
 const ROOT = resolve(__dirname, '../..');
 const TSX = resolve(ROOT, 'node_modules/.bin/tsx');
@@ -321,29 +323,6 @@ export async function auditResources(sm: SageMakerClient, runs: RunExpectation[]
   return audit;
 }
 
-/** Every process below `pid` (by parent pid in /proc). */
-export function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const c of children.get(p) ?? []) {
-      out.push(c);
-      walk(c);
-    }
-  };
-  walk(pid);
-  return out;
-}
 
 function readProc(pid: number, file: 'environ' | 'cmdline'): string {
   try {
@@ -421,20 +400,6 @@ export function filesUnder(dir: string): Array<{ path: string; text: string }> {
   return out;
 }
 
-/** Every string in a value (a history), byte arrays read as UTF-8: what anyone with access can read. */
-export function readableText(value: unknown): string {
-  const parts: string[] = [];
-  const walk = (v: unknown): void => {
-    if (v === null || v === undefined) return;
-    if (typeof v === 'string') parts.push(v);
-    else if (v instanceof Uint8Array) parts.push(Buffer.from(v).toString('utf8'));
-    else if (Array.isArray(v)) v.forEach(walk);
-    else if (typeof v === 'object') for (const x of Object.values(v)) walk(x);
-    else parts.push(String(v));
-  };
-  walk(value);
-  return parts.join('\n');
-}
 
 /** How many of the fake secrets (plain or base64) appear in `text`, with where. */
 export function secretHits(where: string, text: string): string[] {

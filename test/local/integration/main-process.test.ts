@@ -2,7 +2,7 @@
 // SDK, serves an endpoint, and on SIGTERM exits 0 leaving no process behind.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,32 +11,10 @@ import { snapshotContext } from '../../../src/artifacts/image-store';
 import { writeContext } from '../runtime/fixtures';
 import { endpointStatus, ROLE, spawnPlane, trainingJob, trainToEnd, until } from './helpers';
 import { isProcessAlive, makeTempDir, removeDir } from '../support';
+import { descendants } from '../../support/inspect';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
-/** Every process below `pid` (Linux /proc): npx, tsx and node layers, and the serve processes they started. */
-function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number): void => {
-    for (const c of children.get(p) ?? []) {
-      out.push(c);
-      walk(c);
-    }
-  };
-  walk(pid);
-  return out;
-}
 
 function commandLine(pid: number): string | undefined {
   try {
