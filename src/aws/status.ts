@@ -8,6 +8,7 @@ import type {
   DescribeTrainingJobResponse,
   DescribeTransformJobResponse,
   EndpointStatus,
+  ProcessingJobStatus,
   TrainingJobStatus,
   TransformJobStatus,
 } from '@aws-sdk/client-sagemaker';
@@ -42,6 +43,9 @@ export const TRAINING_JOB_STATUSES = ['InProgress', 'Completed', 'Failed', 'Stop
 
 /** Every status DescribeTransformJob reports. */
 export const TRANSFORM_JOB_STATUSES = ['InProgress', 'Completed', 'Failed', 'Stopping', 'Stopped'] as const satisfies readonly TransformJobStatus[];
+
+/** Every status DescribeProcessingJob reports. */
+export const PROCESSING_JOB_STATUSES = ['InProgress', 'Completed', 'Failed', 'Stopping', 'Stopped'] as const satisfies readonly ProcessingJobStatus[];
 
 /** A training or transform job still running (and holding instances); StopTrainingJob/StopTransformJob apply. */
 export const JOB_RUNNING_STATUSES: ReadonlySet<string> = new Set<TrainingJobStatus & TransformJobStatus>(['InProgress', 'Stopping']);

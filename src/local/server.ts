@@ -31,6 +31,8 @@ import {
 import { addTags, listTags } from './api/tags';
 import { createTrainingJob, describeTrainingJob, listTrainingJobs, recoverTrainingJobs, RESTART_REASON, stopTrainingJob } from './api/training';
 import { createTransformJob, describeTransformJob, recoverTransformJobs, stopTransformJob } from './api/transform';
+import { createProcessingJob, describeProcessingJob, listProcessingJobs, recoverProcessingJobs, stopProcessingJob } from './api/processing';
+import { LocalProcessingRunner, type ProcessingRunner } from './processing-runner';
 import { defaultImageStore } from '../artifacts/image-store';
 import { loadLocalConfig, type IsolationSetting, type LocalConfig } from './config';
 import { ContainerLauncher, reapOrphans, type PortRange } from './containers';
@@ -63,6 +65,10 @@ const OPERATIONS: Record<string, Handler> = {
   CreateTransformJob: createTransformJob,
   DescribeTransformJob: describeTransformJob,
   StopTransformJob: stopTransformJob,
+  CreateProcessingJob: createProcessingJob,
+  DescribeProcessingJob: describeProcessingJob,
+  StopProcessingJob: stopProcessingJob,
+  ListProcessingJobs: listProcessingJobs,
   CreateModelPackageGroup: createModelPackageGroup,
   DescribeModelPackageGroup: describeModelPackageGroup,
   ListModelPackageGroups: listModelPackageGroups,
@@ -77,6 +83,8 @@ const OPERATIONS: Record<string, Handler> = {
 export interface LocalRuntime {
   training: TrainingRunner;
   endpoints: EndpointRuntime;
+  /** Processing jobs; when left out, the containers of the default runtime run them. */
+  processing?: ProcessingRunner;
 }
 
 /** Each option left out takes its value from `config` (see config.ts for the variables and defaults). */
@@ -121,6 +129,7 @@ export function defaultRuntime(stateRoot: string, containers: { imageStore: stri
   return {
     training: new LocalTrainingRunner({ launcher }),
     endpoints: new LocalEndpointRuntime({ workDir: join(stateRoot, 'endpoints'), launcher }),
+    processing: new LocalProcessingRunner({ launcher }),
   };
 }
 
@@ -185,19 +194,20 @@ export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<
   if (reaped.length > 0) log(`killed ${reaped.length} container process(es) left by an earlier run that ended without stopping them: ${reaped.join(', ')}`);
   const admin = new AdminControls();
   const tasks = new Set<Promise<unknown>>();
-  const { training, endpoints } =
-    opts.runtime ??
-    defaultRuntime(stateRoot, {
-      imageStore: opts.imageStore ? resolve(opts.imageStore) : defaultImageStore({ ...config, CHAMP_HOME: opts.stateDir }),
-      isolation: opts.isolation ?? config.CHAMP_LOCAL_ISOLATION,
-      portRange: config.CHAMP_LOCAL_PORT_RANGE,
-    });
+  const containers = {
+    imageStore: opts.imageStore ? resolve(opts.imageStore) : defaultImageStore({ ...config, CHAMP_HOME: opts.stateDir }),
+    isolation: opts.isolation ?? config.CHAMP_LOCAL_ISOLATION,
+    portRange: config.CHAMP_LOCAL_PORT_RANGE,
+  };
+  const { training, endpoints, processing = new LocalProcessingRunner({ launcher: new ContainerLauncher(containers) }) } =
+    opts.runtime ?? defaultRuntime(stateRoot, containers);
   const ctx: ApiContext = {
     state,
     region: opts.region ?? config.AWS_REGION,
     account: LOCAL_ACCOUNT,
     training,
     endpoints,
+    processing,
     admin,
     healthTimeoutMs: opts.healthTimeoutMs ?? config.CHAMP_LOCAL_HEALTH_TIMEOUT_MS,
     workDir: stateRoot,
@@ -205,7 +215,7 @@ export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<
       maxEndpoints: opts.limits?.maxEndpoints ?? config.CHAMP_LOCAL_MAX_ENDPOINTS,
       maxTrainingJobs: opts.limits?.maxTrainingJobs ?? config.CHAMP_LOCAL_MAX_TRAINING_JOBS,
     },
-    live: { training: new Map(), endpoints: new Map(), transforms: new Map() },
+    live: { training: new Map(), endpoints: new Map(), transforms: new Map(), processing: new Map() },
     track(task) {
       const t = task.catch((e: unknown) => log(`background task failed: ${(e as Error)?.stack ?? String(e)}`));
       tasks.add(t);
@@ -216,6 +226,7 @@ export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<
 
   recoverTrainingJobs(ctx);
   recoverTransformJobs(ctx, RESTART_REASON);
+  recoverProcessingJobs(ctx, RESTART_REASON);
   recoverEndpoints(ctx);
 
   async function resetAll(): Promise<void> {
@@ -224,6 +235,10 @@ export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<
       .map((r) => r.describe.TrainingJobName);
     const endpointNames = Object.values(state.data.endpoints).map((r) => r.describe.EndpointName);
     for (const t of ctx.live.transforms.values()) t.stopRequested = true;
+    const processingNames = Object.values(state.data.processingJobs)
+      .filter((r) => ctx.live.processing.has(r.describe.ProcessingJobName.toLowerCase()))
+      .map((r) => r.describe.ProcessingJobName);
+    ctx.live.processing.clear();
     ctx.live.training.clear();
     ctx.live.endpoints.clear();
     ctx.live.transforms.clear();
@@ -232,6 +247,7 @@ export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<
     await Promise.all([
       ...trainingNames.map((n) => training.stop(n).catch((e: Error) => log(`reset: stop ${n}: ${e.message}`))),
       ...endpointNames.map((n) => endpoints.remove(n).catch((e: Error) => log(`reset: remove ${n}: ${e.message}`))),
+      ...processingNames.map((n) => processing.stop(n).catch((e: Error) => log(`reset: stop ${n}: ${e.message}`))),
     ]);
   }
 
@@ -377,7 +393,7 @@ export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<
           server.close(() => ok());
           server.closeAllConnections();
         });
-        await Promise.allSettled([training.shutdown(), endpoints.shutdown()]);
+        await Promise.allSettled([training.shutdown(), endpoints.shutdown(), processing.shutdown()]);
         await Promise.race([Promise.allSettled([...tasks]), new Promise((r) => setTimeout(r, 5000).unref())]);
       })();
       return closed;

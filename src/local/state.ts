@@ -4,7 +4,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { VariantSpec } from './runtime';
-import type { ENDPOINT_STATUSES, TRAINING_JOB_STATUSES, TRANSFORM_JOB_STATUSES } from '../aws/status';
+import type { ENDPOINT_STATUSES, PROCESSING_JOB_STATUSES, TRAINING_JOB_STATUSES, TRANSFORM_JOB_STATUSES } from '../aws/status';
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type JsonObject = { [k: string]: Json };
@@ -17,6 +17,7 @@ export type EpochSeconds = number;
 export type TrainingJobStatus = Exclude<(typeof TRAINING_JOB_STATUSES)[number], 'Deleting'>;
 export type EndpointStatus = (typeof ENDPOINT_STATUSES)[number];
 export type TransformJobStatus = (typeof TRANSFORM_JOB_STATUSES)[number];
+export type ProcessingJobStatus = (typeof PROCESSING_JOB_STATUSES)[number];
 export type ApprovalStatus = 'Approved' | 'Rejected' | 'PendingManualApproval';
 
 export type Tag = { Key: string; Value: string };
@@ -88,6 +89,17 @@ export type TransformJobRecord = {
   };
 };
 
+/** A processing job: `describe` is DescribeProcessingJob's answer. */
+export type ProcessingJobRecord = {
+  describe: JsonObject & {
+    ProcessingJobName: string;
+    ProcessingJobArn: string;
+    ProcessingJobStatus: ProcessingJobStatus;
+    CreationTime: EpochSeconds;
+    LastModifiedTime: EpochSeconds;
+  };
+};
+
 export type PackageGroupRecord = {
   describe: JsonObject & {
     ModelPackageGroupName: string;
@@ -117,6 +129,7 @@ export interface StateData {
   endpointConfigs: Record<string, EndpointConfigRecord>;
   endpoints: Record<string, EndpointRecord>;
   transformJobs: Record<string, TransformJobRecord>;
+  processingJobs: Record<string, ProcessingJobRecord>;
   packageGroups: Record<string, PackageGroupRecord>;
   /** Keyed by ModelPackageArn. */
   packages: Record<string, PackageRecord>;
@@ -132,6 +145,7 @@ export function emptyState(): StateData {
     endpointConfigs: {},
     endpoints: {},
     transformJobs: {},
+    processingJobs: {},
     packageGroups: {},
     packages: {},
     tags: {},

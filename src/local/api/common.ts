@@ -2,6 +2,7 @@
 // SageMaker's own words, ARNs, time, pagination.
 import { localPathOf } from '../../artifacts/file-uri';
 import type { EndpointRuntime, TrainingRunner } from '../runtime';
+import type { ProcessingRunner } from '../processing-runner';
 import { constraintErrors, validation, type ConstraintViolation } from '../errors';
 import type { AdminControls } from '../admin';
 import type { EpochSeconds, Json, JsonObject, StateStore, Tag } from '../state';
@@ -12,6 +13,7 @@ export interface ApiContext {
   account: string;
   training: TrainingRunner;
   endpoints: EndpointRuntime;
+  processing: ProcessingRunner;
   admin: AdminControls;
   healthTimeoutMs: number;
   /** Folder for per-job working folders (training runs, transform outputs scratch). */
@@ -29,6 +31,7 @@ export interface ApiContext {
     training: Map<string, symbol>;
     endpoints: Map<string, symbol>;
     transforms: Map<string, { token: symbol; stopRequested: boolean }>;
+    processing: Map<string, symbol>;
   };
   log(msg: string): void;
 }

@@ -14,7 +14,7 @@ const OWNER_START_LABEL = `${LABEL_PREFIX}.owner-start`;
 
 /** What a container is for: a training job, or a variant of an endpoint. */
 export interface ContainerOwner {
-  kind: 'training-job' | 'endpoint' | 'transform-job';
+  kind: 'training-job' | 'endpoint' | 'transform-job' | 'processing-job';
   /** The job's or the endpoint's name. */
   name: string;
   variant?: string;

@@ -31,7 +31,8 @@ import {
   type ContainerEnvRequest,
 } from './sagemaker-env';
 
-export type ContainerCommand = 'train' | 'serve';
+/** `process`: a processing job, which runs `exec` (its entrypoint and arguments) instead. */
+export type ContainerCommand = 'train' | 'serve' | 'process';
 
 export interface ContainerLauncherOptions {
   /** Image store root, where `champ.local/...` images are snapshots. */
@@ -64,6 +65,12 @@ export interface StartContainerRequest extends ContainerEnvRequest {
   instanceType?: string;
   /** Called for every complete line of output. */
   onLine?: (line: string) => void;
+  /**
+   * Processing jobs: run this instead of `command` (AppSpecification's
+   * ContainerEntrypoint and ContainerArguments). Process mode needs an
+   * entrypoint, since a snapshot has no image ENTRYPOINT to fall back on.
+   */
+  exec?: { entrypoint?: string[]; arguments?: string[] };
 }
 
 /**
@@ -227,7 +234,13 @@ export class ContainerLauncher {
     try {
       const envFile = path.join(envDir, 'env');
       await fsp.writeFile(envFile, envText, { mode: 0o600 });
-      args.push('--env-file', envFile, req.imageUri, req.command);
+      if (req.exec) {
+        const [first, ...rest] = req.exec.entrypoint ?? [];
+        if (first !== undefined) args.push('--entrypoint', first);
+        args.push('--env-file', envFile, req.imageUri, ...rest, ...(req.exec.arguments ?? []));
+      } else {
+        args.push('--env-file', envFile, req.imageUri, req.command);
+      }
       const created = await docker(args, 120_000);
       if (created.code !== 0) {
         await docker(['rm', '-f', dockerName], 30_000);
@@ -243,7 +256,7 @@ export class ContainerLauncher {
       args: ['start', '--attach', dockerName],
       env: inheritedEnv(),
       dockerName,
-      describe: `isolation: docker; container ${dockerName} of image ${req.imageUri} (${req.command}, --init, /opt/ml mounted${published}); ${limitNote}`,
+      describe: `isolation: docker; container ${dockerName} of image ${req.imageUri} (${req.exec ? execText(req.exec) : req.command}, --init, /opt/ml mounted${published}); ${limitNote}`,
     };
   }
 }
@@ -324,6 +337,7 @@ async function processPlan(req: StartContainerRequest, optMlDir: string, mode: '
         'Run it under Docker: start an engine (scripts/engine/ensure.sh) and set CHAMP_LOCAL_ISOLATION=auto or docker',
     );
   }
+  if (req.exec) return execPlan(req, req.exec, optMlDir, mode, snapshotDir);
   const program = await findProgram(snapshotDir, req.command, req.imageUri);
   const programDir = path.dirname(program);
   const relative = path.relative(snapshotDir, program);
@@ -358,6 +372,69 @@ async function processPlan(req: StartContainerRequest, optMlDir: string, mode: '
     describe:
       `isolation: namespace (process mode); ${relative} of ${req.imageUri} runs as a host process in its own mount and PID namespaces ` +
       '(the snapshot at /opt/program, its own /opt/ml and /tmp, no other process visible); the Dockerfile is not applied (no RUN, ENV or packages): use docker isolation for that',
+  };
+}
+
+const execText = (exec: NonNullable<StartContainerRequest['exec']>): string =>
+  [...(exec.entrypoint ?? ['<image entrypoint>']), ...(exec.arguments ?? [])].join(' ').slice(0, 300);
+
+/**
+ * An entrypoint and arguments (processing) as a process from the snapshot. In
+ * namespace mode the paths mean what they mean in the image (/opt/ml, the
+ * snapshot at /opt/program); in env mode the words that start with /opt/ml/
+ * or /opt/program/ are rewritten to the job's folder and the snapshot.
+ */
+async function execPlan(
+  req: StartContainerRequest,
+  exec: NonNullable<StartContainerRequest['exec']>,
+  optMlDir: string,
+  mode: 'namespace' | 'env',
+  snapshotDir: string,
+): Promise<SpawnPlan> {
+  const entrypoint = exec.entrypoint ?? [];
+  if (entrypoint.length === 0) {
+    throw new ContainerStartError(
+      `image ${req.imageUri} runs in process mode (isolation ${mode}), where there is no image ENTRYPOINT to fall back on: ` +
+        'give AppSpecification.ContainerEntrypoint (for example ["python3", "/opt/program/evaluate.py"]), or run under Docker',
+    );
+  }
+  const words = [...entrypoint, ...(exec.arguments ?? [])];
+  const scratch = await fsp.mkdtemp(path.join(tmpdir(), 'champ-tmp-'));
+  await fsp.chmod(scratch, 0o1777);
+  const fifos = await outputFifos();
+  const io = { scratch: [scratch, fifos.dir], streams: fifos.streams };
+  if (mode === 'env') {
+    const rewrite = (w: string): string =>
+      w === CONTAINER_OPT_ML || w.startsWith(`${CONTAINER_OPT_ML}/`)
+        ? optMlDir + w.slice(CONTAINER_OPT_ML.length)
+        : w === CONTAINER_PROGRAM_DIR || w.startsWith(`${CONTAINER_PROGRAM_DIR}/`)
+          ? snapshotDir + w.slice(CONTAINER_PROGRAM_DIR.length)
+          : w;
+    return {
+      file: 'bash',
+      args: ['-c', THROUGH_FIFOS, 'champ-container', ...fifos.paths, ...words.map(rewrite)],
+      env: processContainerEnv(req, optMlDir, snapshotDir, scratch),
+      cwd: snapshotDir,
+      ...io,
+      describe:
+        `isolation: env (process mode); \`${execText(exec)}\` of ${req.imageUri} runs as a host process, /opt/ml and /opt/program in its words rewritten to ${optMlDir} and the snapshot; ` +
+        "it shares the host's files, /tmp and process table: use docker or namespace isolation to keep it apart",
+    };
+  }
+  return {
+    file: 'bash',
+    args: [
+      '-c', THROUGH_FIFOS, 'champ-container', ...fifos.paths,
+      'unshare', '--mount', '--propagation', 'private', '--pid', '--fork', '--mount-proc', '--',
+      'bash', '-c', NAMESPACE_SCRIPT,
+      'champ-container', snapshotDir, optMlDir, scratch, ...words,
+    ],
+    env: processContainerEnv(req, CONTAINER_OPT_ML, CONTAINER_PROGRAM_DIR, '/tmp'),
+    cwd: snapshotDir,
+    ...io,
+    describe:
+      `isolation: namespace (process mode); \`${execText(exec)}\` of ${req.imageUri} runs as a host process in its own mount and PID namespaces ` +
+      '(the snapshot at /opt/program, its own /opt/ml and /tmp); the Dockerfile is not applied: use docker isolation for that',
   };
 }
 
