@@ -6,9 +6,16 @@ export interface OperationFault {
   kind?: 'operation';
   /** A SageMaker operation name (`DescribeEndpoint`) or `InvokeEndpoint`. */
   operation: string;
-  mode: 'throttle' | 'error';
+  /**
+   * throttle: ThrottlingException; error: the `errorType` below; reset: the
+   * connection is destroyed without an answer (ECONNRESET / socket hang up on
+   * the caller's side); slow: the answer comes `delayMs` late (then normally).
+   */
+  mode: 'throttle' | 'error' | 'reset' | 'slow';
   /** How many of the next calls of that operation answer the fault. */
   count: number;
+  /** For mode 'slow': how late the answer comes, in ms. */
+  delayMs?: number;
   /** For mode 'error': the `__type` (default InternalFailure). */
   errorType?: string;
   message?: string;
@@ -70,7 +77,12 @@ export function parseFault(body: unknown): Fault {
   if (typeof b.operation !== 'string' || !/^[A-Z][A-Za-z]+$/.test(b.operation)) {
     throw bad('fault.operation: give an operation name such as "DescribeEndpoint" or "InvokeEndpoint"');
   }
-  if (b.mode !== 'throttle' && b.mode !== 'error') throw bad("fault.mode: expected 'throttle' or 'error'");
+  if (b.mode !== 'throttle' && b.mode !== 'error' && b.mode !== 'reset' && b.mode !== 'slow') {
+    throw bad("fault.mode: expected 'throttle', 'error', 'reset' or 'slow'");
+  }
+  if (b.mode === 'slow' && (typeof b.delayMs !== 'number' || !Number.isFinite(b.delayMs) || b.delayMs < 0 || b.delayMs > 600_000)) {
+    throw bad('fault.delayMs: how late a slow answer comes, in ms (0-600000)');
+  }
   if (typeof b.count !== 'number' || !Number.isInteger(b.count) || b.count < 1) {
     throw bad('fault.count: how many calls fail, an integer >= 1');
   }
@@ -88,6 +100,7 @@ export function parseFault(body: unknown): Fault {
     errorType: b.errorType as string | undefined,
     message: b.message as string | undefined,
     httpStatus: b.httpStatus as number | undefined,
+    ...(b.mode === 'slow' ? { delayMs: b.delayMs as number } : {}),
   };
 }
 
@@ -104,12 +117,40 @@ export class AdminControls {
     } else this.operationFaults.push({ ...fault });
   }
 
-  /** The error the next call of `operation` must answer, if a fault is armed for it. */
+  /**
+   * Applies the fault armed for this call of `operation`, if any: throws the
+   * error it must answer, waits for a slow answer, or destroys the connection
+   * (then returns false: there is no one left to answer).
+   */
+  async applyOperationFault(operation: string, socket: { destroy(): void }): Promise<boolean> {
+    const f = this.takeFault(operation);
+    if (!f) return true;
+    if (f.mode === 'reset') {
+      socket.destroy();
+      return false;
+    }
+    if (f.mode === 'slow') {
+      await new Promise((r) => setTimeout(r, f.delayMs ?? 0));
+      return true;
+    }
+    throw this.errorOf(f);
+  }
+
+  /** The error the next call of `operation` must answer, if an error or throttle fault is armed for it. */
   takeOperationFault(operation: string): SageMakerError | undefined {
-    const f = this.operationFaults.find((x) => x.operation === operation && x.count > 0);
+    const f = this.takeFault(operation, ['throttle', 'error']);
+    return f ? this.errorOf(f) : undefined;
+  }
+
+  private takeFault(operation: string, modes?: OperationFault['mode'][]): OperationFault | undefined {
+    const f = this.operationFaults.find((x) => x.operation === operation && x.count > 0 && (!modes || modes.includes(x.mode)));
     if (!f) return undefined;
     f.count -= 1;
     if (f.count === 0) this.operationFaults = this.operationFaults.filter((x) => x !== f);
+    return f;
+  }
+
+  private errorOf(f: OperationFault): SageMakerError {
     if (f.mode === 'throttle') return new SageMakerError('ThrottlingException', f.message ?? 'Rate exceeded', 400);
     const type = f.errorType ?? 'InternalFailure';
     const status = f.httpStatus ?? (type === 'InternalFailure' || type === 'ServiceUnavailable' ? 500 : 400);

@@ -37,6 +37,12 @@ export interface TrainingRunRequest {
   maxRuntimeSeconds: number;
   metricDefinitions: Array<{ Name: string; Regex: string }>;
   environment: Record<string, string>;
+  /**
+   * Set when a restarted control plane takes the job up again: the Docker
+   * container still running it (re-attached, its exit awaited), or none (the
+   * program runs again from the start, within `maxRuntimeSeconds`, what is left).
+   */
+  resume?: { dockerName?: string };
 }
 
 export interface TrainingProgress {

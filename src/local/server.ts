@@ -29,7 +29,15 @@ import {
   updateModelPackage,
 } from './api/registry';
 import { addTags, listTags } from './api/tags';
-import { createTrainingJob, describeTrainingJob, listTrainingJobs, recoverTrainingJobs, RESTART_REASON, stopTrainingJob } from './api/training';
+import {
+  createTrainingJob,
+  describeTrainingJob,
+  listTrainingJobs,
+  recoverTrainingJobs,
+  RESTART_REASON,
+  resumableTrainingContainers,
+  stopTrainingJob,
+} from './api/training';
 import { createTransformJob, describeTransformJob, recoverTransformJobs, stopTransformJob } from './api/transform';
 import { createProcessingJob, describeProcessingJob, listProcessingJobs, recoverProcessingJobs, stopProcessingJob } from './api/processing';
 import { LocalProcessingRunner, type ProcessingRunner } from './processing-runner';
@@ -190,7 +198,9 @@ export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<
   const stateRoot = resolve(opts.stateDir, 'local-sagemaker');
   const state = new StateStore(stateRoot);
   // A crash (SIGKILL, OOM) ran no exit handler: its containers still run, holding ports and CPU.
-  const reaped = reapOrphans(containerLedger(stateRoot));
+  // But a training job's container that still runs is taken up again (recoverTrainingJobs), as SageMaker's would go on.
+  const resumable = resumableTrainingContainers(state, containerLedger(stateRoot));
+  const reaped = reapOrphans(containerLedger(stateRoot), new Set(resumable.values()));
   if (reaped.length > 0) log(`killed ${reaped.length} container process(es) left by an earlier run that ended without stopping them: ${reaped.join(', ')}`);
   const admin = new AdminControls();
   const tasks = new Set<Promise<unknown>>();
@@ -224,7 +234,7 @@ export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<
     log,
   };
 
-  recoverTrainingJobs(ctx);
+  recoverTrainingJobs(ctx, resumable);
   recoverTransformJobs(ctx, RESTART_REASON);
   recoverProcessingJobs(ctx, RESTART_REASON);
   recoverEndpoints(ctx);
@@ -285,8 +295,7 @@ export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<
         target ? `Operation ${target} is not supported by the local control plane.` : 'Missing X-Amz-Target header: expected SageMaker.<Operation>.',
       );
     }
-    const fault = admin.takeOperationFault(op);
-    if (fault) throw fault;
+    if (!(await admin.applyOperationFault(op, req.socket))) return;
     let parsed: unknown = {};
     if (body.length > 0) {
       try {
@@ -302,8 +311,7 @@ export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<
 
   async function handleInvoke(name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req, 25 * 1024 * 1024);
-    const fault = admin.takeOperationFault('InvokeEndpoint');
-    if (fault) throw fault;
+    if (!(await admin.applyOperationFault('InvokeEndpoint', req.socket))) return;
     const header = (h: string): string | undefined => {
       const v = req.headers[h];
       return typeof v === 'string' && v !== '' ? v : undefined;

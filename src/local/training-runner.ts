@@ -31,6 +31,9 @@ function truncateReason(reason: string): string {
 
 class ClientError extends Error {}
 
+/** What `docker attach` says when the container it was to attach to has ended meanwhile. */
+const ATTACH_FAILED = /cannot attach to a stopped container|No such container/i;
+
 export class LocalTrainingRunner implements TrainingRunner {
   private readonly launcher: ContainerLauncher;
   private readonly stopGraceMs: number;
@@ -90,8 +93,6 @@ export class LocalTrainingRunner implements TrainingRunner {
       await fsp.mkdir(jobDir, { recursive: true });
       await fsp.mkdir(path.dirname(logFile), { recursive: true });
       await fsp.writeFile(logFile, '', { flag: 'a' });
-      active.onProgress({ secondaryStatus: 'Starting', message: 'Preparing the instances for training' });
-
       const matchers = req.metricDefinitions.map((d) => {
         try {
           return { name: d.Name, re: new RegExp(d.Regex) };
@@ -99,49 +100,68 @@ export class LocalTrainingRunner implements TrainingRunner {
           throw new ClientError(`metric definition "${d.Name}" has an invalid Regex "${d.Regex}": ${(err as Error).message}`);
         }
       });
+      const onLine = (line: string): void => {
+        for (const m of matchers) {
+          const found = m.re.exec(line);
+          if (!found || found[1] === undefined) continue;
+          const value = Number.parseFloat(found[1]);
+          if (Number.isFinite(value)) metrics.set(m.name, { value, at: new Date() });
+        }
+      };
       const outputRoot = fileUriToClient(req.outputPath, 'OutputDataConfig.S3OutputPath');
       const optMl = path.join(jobDir, 'opt', 'ml');
-      await this.layout(req, optMl);
-      if (active.stopRequested) return stoppedOutcome();
-
-      active.onProgress({ secondaryStatus: 'Downloading', message: 'Downloading input data' });
-      await this.downloadChannels(req, optMl);
-      if (active.stopRequested) return stoppedOutcome();
-
-      active.onProgress({ secondaryStatus: 'Training', message: 'Training image download completed. Training in progress.' });
       let runtimeExceeded = false;
-      const container = await this.launcher.start({
-        imageUri: req.imageUri,
-        command: 'train',
-        optMlDir: optMl,
-        environment: req.environment,
-        logFile,
-        name: req.jobName,
-        owner: { kind: 'training-job', name: req.jobName },
-        instanceType: req.resourceConfig.InstanceType,
-        channels: req.inputDataConfig.map((c) => c.ChannelName),
-        hyperParameters: req.hyperParameters,
-        onLine: (line) => {
-          for (const m of matchers) {
-            const found = m.re.exec(line);
-            if (!found || found[1] === undefined) continue;
-            const value = Number.parseFloat(found[1]);
-            if (Number.isFinite(value)) metrics.set(m.name, { value, at: new Date() });
-          }
-        },
-      });
-      active.container = container;
+      let container: RunningContainer | undefined;
+      const resumedIn = req.resume?.dockerName;
+      if (resumedIn) {
+        // The metrics it printed before the restart are in the log already.
+        for (const line of (await fsp.readFile(logFile, 'utf8').catch(() => '')).split(/\r?\n/)) onLine(line);
+        container = await this.launcher.attach({ dockerName: resumedIn, logFile, onLine });
+        if (container) active.onProgress({ secondaryStatus: 'Training', message: 'The local control plane restarted: re-attached to the running training container.' });
+      } else if (req.resume) {
+        await fsp.appendFile(logFile, '\n[champ] the local control plane restarted while the job ran: the training program runs again from the start\n');
+      }
+      if (!container) {
+        active.onProgress({ secondaryStatus: 'Starting', message: 'Preparing the instances for training' });
+        await this.layout(req, optMl);
+        if (active.stopRequested) return stoppedOutcome();
+
+        active.onProgress({ secondaryStatus: 'Downloading', message: 'Downloading input data' });
+        await this.downloadChannels(req, optMl);
+        if (active.stopRequested) return stoppedOutcome();
+
+        active.onProgress({ secondaryStatus: 'Training', message: 'Training image download completed. Training in progress.' });
+        container = await this.launcher.start({
+          imageUri: req.imageUri,
+          command: 'train',
+          optMlDir: optMl,
+          environment: req.environment,
+          logFile,
+          name: req.jobName,
+          owner: { kind: 'training-job', name: req.jobName },
+          instanceType: req.resourceConfig.InstanceType,
+          channels: req.inputDataConfig.map((c) => c.ChannelName),
+          hyperParameters: req.hyperParameters,
+          onLine,
+        });
+      }
+      const running = container;
+      active.container = running;
       // A stop() that arrived while the container was starting had nothing to signal yet.
-      if (active.stopRequested) void container.stop(this.stopGraceMs);
+      if (active.stopRequested) void running.stop(this.stopGraceMs);
       const timer =
         req.maxRuntimeSeconds > 0
           ? setTimeout(() => {
-              if (!container.isAlive()) return;
+              if (!running.isAlive()) return;
               runtimeExceeded = true;
-              void container.stop(this.stopGraceMs);
+              void running.stop(this.stopGraceMs);
             }, req.maxRuntimeSeconds * 1000)
           : undefined;
-      const exit = await container.exited.finally(() => clearTimeout(timer));
+      const exit = await running.exited.finally(() => clearTimeout(timer));
+      // The container ended between the look and the attach: it can only run again.
+      if (resumedIn && exit.code !== 0 && !active.stopRequested && !runtimeExceeded && running.lastLines(3).some((l) => ATTACH_FAILED.test(l))) {
+        return this.execute({ ...req, resume: {} }, active);
+      }
 
       // As SageMaker does, a stopped job keeps what the program saved in its SIGTERM grace window.
       const savedModel = async (): Promise<{ modelArtifact?: string }> => {
@@ -159,7 +179,7 @@ export class LocalTrainingRunner implements TrainingRunner {
         const failureFile = await fsp.readFile(path.join(optMl, 'output', 'failure'), 'utf8').catch(() => '');
         if (failureFile.trim()) return outcome({ status: 'Failed', failureReason: failureFile.trim() });
         const how = exit.code !== null ? `exited with code ${exit.code}` : `was killed by signal ${exit.signal ?? 'unknown'}`;
-        const tail = container.lastLines(FAILURE_LOG_LINES).join('\n');
+        const tail = running.lastLines(FAILURE_LOG_LINES).join('\n');
         return outcome({
           status: 'Failed',
           failureReason: `AlgorithmError: the training program (train) ${how}${tail ? `. Last log lines:\n${tail}` : ''}`,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { JOB_RUNNING_STATUSES, TRAINING_JOB_STATUSES } from '../../aws/status';
 import { checkFolderLinks } from '../../spec/context';
 import { describeBacktrackingProblem, findBacktrackingProblem } from '../../spec/regex-safety';
+import { listOrphanContainers, planeIdFor } from '../containers';
 import { resourceInUse, resourceLimitExceeded, validation } from '../errors';
 import type { TrainingOutcome, TrainingProgress, TrainingRunRequest } from '../runtime';
 import { key, type Json, type JsonObject, type TrainingJobRecord, type TrainingJobStatus } from '../state';
@@ -22,6 +23,7 @@ import {
   type Handler,
 } from './common';
 
+/** Why a transform job that ran when the control plane restarted ended Failed (training jobs are taken up again instead). */
 export const RESTART_REASON = 'The local control plane restarted while the job was running; start a new job.';
 
 /** SageMaker's MetricDefinition.Regex limit. */
@@ -90,7 +92,7 @@ function finish(
   }
 }
 
-function runRequest(ctx: ApiContext, d: TrainingJobRecord['describe']): TrainingRunRequest {
+function runRequest(ctx: ApiContext, d: TrainingJobRecord['describe'], resume?: TrainingRunRequest['resume']): TrainingRunRequest {
   const algo = d.AlgorithmSpecification as JsonObject;
   const rc = d.ResourceConfig as JsonObject;
   const out = d.OutputDataConfig as JsonObject;
@@ -112,10 +114,22 @@ function runRequest(ctx: ApiContext, d: TrainingJobRecord['describe']): Training
     maxRuntimeSeconds: typeof stop.MaxRuntimeInSeconds === 'number' ? stop.MaxRuntimeInSeconds : 86400,
     metricDefinitions: metricDefs.filter(isObject).map((m) => ({ Name: String(m.Name), Regex: String(m.Regex) })),
     environment: (d.Environment ?? {}) as Record<string, string>,
+    ...(resume ? { resume, maxRuntimeSeconds: remainingRuntime(d) } : {}),
   };
 }
 
-async function runJob(ctx: ApiContext, k: string, token: symbol): Promise<void> {
+const maxRuntimeOf = (d: TrainingJobRecord['describe']): number => {
+  const stop = d.StoppingCondition as JsonObject | undefined;
+  return typeof stop?.MaxRuntimeInSeconds === 'number' ? stop.MaxRuntimeInSeconds : 86400;
+};
+
+/** What is left of MaxRuntimeInSeconds, counted from the job's start (a restart does not reset SageMaker's clock). */
+function remainingRuntime(d: TrainingJobRecord['describe'], now = nowSeconds()): number {
+  const start = typeof d.TrainingStartTime === 'number' ? d.TrainingStartTime : d.CreationTime;
+  return Math.floor(maxRuntimeOf(d) - (now - start));
+}
+
+async function runJob(ctx: ApiContext, k: string, token: symbol, resume?: TrainingRunRequest['resume']): Promise<void> {
   const startedMs = Date.now();
   const current = (): TrainingJobRecord | undefined =>
     ctx.live.training.get(k) === token ? ctx.state.data.trainingJobs[k] : undefined;
@@ -123,7 +137,7 @@ async function runJob(ctx: ApiContext, k: string, token: symbol): Promise<void> 
   if (!rec0) return;
   const logFile = trainingLogFile(ctx, rec0.describe.TrainingJobName);
 
-  const injected = ctx.admin.takeTrainingFailure();
+  const injected = resume ? undefined : ctx.admin.takeTrainingFailure();
   if (injected !== undefined) {
     await ctx.admin.holdUntil('training', 'InProgress', startedMs);
     const rec = current();
@@ -151,7 +165,7 @@ async function runJob(ctx: ApiContext, k: string, token: symbol): Promise<void> 
 
   let outcome: TrainingOutcome;
   try {
-    outcome = await ctx.training.run(runRequest(ctx, rec0.describe), onProgress);
+    outcome = await ctx.training.run(runRequest(ctx, rec0.describe, resume), onProgress);
   } catch (err) {
     outcome = { status: 'Failed', failureReason: `The training runner failed: ${(err as Error).message}`, finalMetrics: [], logFile: '' };
   }
@@ -345,14 +359,57 @@ export const listTrainingJobs: Handler = (ctx, req) => {
   });
 };
 
-/** After a restart: a job that was running has lost its process; it ends Failed and says why. */
-export function recoverTrainingJobs(ctx: ApiContext): void {
+/**
+ * The Docker containers a killed control plane left running training jobs that
+ * are still InProgress, by job key: `reapOrphans` keeps them, and
+ * `recoverTrainingJobs` re-attaches to them.
+ */
+export function resumableTrainingContainers(state: ApiContext['state'], ledgerFile: string): Map<string, string> {
+  const found = new Map<string, string>();
+  if (!Object.values(state.data.trainingJobs).some((r) => r.describe.TrainingJobStatus === 'InProgress')) return found;
+  for (const c of listOrphanContainers(planeIdFor(ledgerFile))) {
+    if (!c.running || !c.trainingJob) continue;
+    const k = key(c.trainingJob);
+    if (state.data.trainingJobs[k]?.describe.TrainingJobStatus === 'InProgress' && !found.has(k)) found.set(k, c.name);
+  }
+  return found;
+}
+
+/**
+ * After a restart, as SageMaker keeps a job running whatever happens to its
+ * API: a job that was InProgress goes on. Under Docker its container may still
+ * run: the plane re-attaches to it (`containers`, from
+ * resumableTrainingContainers) and waits for its exit. Otherwise its process
+ * died with the plane: the program runs again from the start with the same
+ * inputs, within what is left of MaxRuntimeInSeconds. A job that was Stopping
+ * ends Stopped; one already past its MaxRuntime ends Stopped/MaxRuntimeExceeded.
+ */
+export function recoverTrainingJobs(ctx: ApiContext, containers: ReadonlyMap<string, string> = new Map()): void {
   let changed = false;
-  for (const rec of Object.values(ctx.state.data.trainingJobs)) {
-    if (JOB_RUNNING_STATUSES.has(rec.describe.TrainingJobStatus)) {
-      finish(rec, 'Failed', { failureReason: RESTART_REASON, logFile: trainingLogFile(ctx, rec.describe.TrainingJobName) });
-      changed = true;
+  for (const [k, rec] of Object.entries(ctx.state.data.trainingJobs)) {
+    const d = rec.describe;
+    if (!JOB_RUNNING_STATUSES.has(d.TrainingJobStatus)) continue;
+    changed = true;
+    const logFile = trainingLogFile(ctx, d.TrainingJobName);
+    if (d.TrainingJobStatus === 'Stopping') {
+      finish(rec, 'Stopped', { logFile });
+      continue;
     }
+    if (remainingRuntime(d) <= 0) {
+      finish(rec, 'Stopped', { outcome: { status: 'Stopped', secondaryStatus: 'MaxRuntimeExceeded', finalMetrics: [], logFile }, logFile });
+      continue;
+    }
+    const dockerName = containers.get(k);
+    transition(
+      rec,
+      dockerName ? 'Training' : 'Starting',
+      dockerName
+        ? `The local control plane restarted: re-attaching to the training container ${dockerName}`
+        : 'The local control plane restarted while the job ran: running the training program again from the start',
+    );
+    const token = Symbol(d.TrainingJobName);
+    ctx.live.training.set(k, token);
+    ctx.track(runJob(ctx, k, token, dockerName ? { dockerName } : {}));
   }
   if (changed) ctx.state.save();
 }

@@ -70,9 +70,12 @@ export class CrashLedger {
  * provably the same process (same start time), never a stranger that reused
  * the number; without /proc nothing can be proven and nothing is killed.
  * Docker containers of this state folder whose control plane is gone are
- * removed too, found by their labels. Returns the pids killed.
+ * removed too, found by their labels, all but those named in `keepContainers`
+ * (running training containers the restarted control plane re-attaches to; the
+ * orphaned `docker start --attach` client of each is killed all the same).
+ * Returns the pids killed.
  */
-export function reapOrphans(ledgerFile: string): number[] {
+export function reapOrphans(ledgerFile: string, keepContainers: ReadonlySet<string> = new Set()): number[] {
   const killed: number[] = [];
   const dockerNames: string[] = [];
   const kept: LedgerEntry[] = [];
@@ -82,7 +85,7 @@ export function reapOrphans(ledgerFile: string): number[] {
       kept.push(e);
       continue;
     }
-    if (e.dockerName) dockerNames.push(e.dockerName);
+    if (e.dockerName && !keepContainers.has(e.dockerName)) dockerNames.push(e.dockerName);
     if (e.startTicks === null || processStartTicks(e.pid) !== e.startTicks) continue;
     try {
       process.kill(-e.pid, 'SIGKILL');
@@ -93,7 +96,7 @@ export function reapOrphans(ledgerFile: string): number[] {
   }
   removeDockerContainers(dockerNames);
   // By label as well: a container made just before the crash may not be in the ledger yet.
-  removeOrphanContainers(planeIdFor(ledgerFile));
+  removeOrphanContainers(planeIdFor(ledgerFile), keepContainers);
   try {
     writeLedger(ledgerFile, kept);
   } catch {

@@ -94,23 +94,43 @@ export function dockerFailure(r: DockerResult): string {
   return reason(r);
 }
 
-/**
- * Removes the containers of plane `planeId` whose control plane process is gone
- * (a SIGKILL, an OOM), found by label: also those made just before the crash,
- * before any ledger recorded them. Synchronous, bounded; returns their names.
- */
-export function removeOrphanContainers(planeId: string): string[] {
+/** A container of a control plane that is gone, as found by its labels. */
+export interface OrphanContainer {
+  name: string;
+  running: boolean;
+  /** The training job it runs, when it is a training container. */
+  trainingJob?: string;
+}
+
+/** The containers of plane `planeId` whose control plane process is gone (a SIGKILL, an OOM). Synchronous, bounded. */
+export function listOrphanContainers(planeId: string): OrphanContainer[] {
   const listed = spawnSync(
     'docker',
-    ['ps', '-a', '--filter', `label=${PLANE_LABEL}=${planeId}`, '--format', `{{.Names}}\t{{.Label "${OWNER_PID_LABEL}"}}\t{{.Label "${OWNER_START_LABEL}"}}`],
+    [
+      'ps', '-a', '--filter', `label=${PLANE_LABEL}=${planeId}`, '--format',
+      `{{.Names}}\t{{.Label "${OWNER_PID_LABEL}"}}\t{{.Label "${OWNER_START_LABEL}"}}\t{{.State}}\t{{.Label "${LABEL_PREFIX}.training-job"}}`,
+    ],
     { encoding: 'utf8', timeout: 10_000 },
   );
   if (listed.status !== 0 || !listed.stdout) return [];
-  const orphans = listed.stdout
+  return listed.stdout
     .split('\n')
     .map((l) => l.split('\t'))
     .filter(([name, pid, start]) => name && !(pid && start && processStartTicks(Number(pid)) === start))
-    .map(([name]) => name as string);
+    .map(([name, , , state, job]) => ({ name: name as string, running: state === 'running', ...(job ? { trainingJob: job } : {}) }));
+}
+
+/**
+ * Removes the containers of plane `planeId` whose control plane process is gone
+ * (a SIGKILL, an OOM), found by label: also those made just before the crash,
+ * before any ledger recorded them; all but those named in `keep` (training
+ * containers the restarted control plane re-attaches to). Synchronous, bounded;
+ * returns their names.
+ */
+export function removeOrphanContainers(planeId: string, keep: ReadonlySet<string> = new Set()): string[] {
+  const orphans = listOrphanContainers(planeId)
+    .map((c) => c.name)
+    .filter((name) => !keep.has(name));
   if (orphans.length > 0) spawnSync('docker', ['rm', '-f', ...orphans], { stdio: 'ignore', timeout: 30_000 });
   return orphans;
 }

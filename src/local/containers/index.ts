@@ -6,7 +6,7 @@ export { describeIsolation, dockerAvailable, namespaceIsolationAvailable } from 
 export type { RunningContainer } from './container-process';
 export { processStartTicks, reapOrphans, type LedgerEntry } from './crash-ledger';
 export { liveContainerPids } from './exit-registry';
-export { PLANE_LABEL, removeOrphanContainers, type ContainerOwner } from './docker';
+export { listOrphanContainers, PLANE_LABEL, planeIdFor, removeOrphanContainers, type ContainerOwner, type OrphanContainer } from './docker';
 export { ContainerLauncher, ContainerStartError } from './launcher';
 export { DEFAULT_PORT_RANGE, parsePortRange, PortAllocator, type PortRange } from './ports';
 export { limitsForInstanceType } from './resources';

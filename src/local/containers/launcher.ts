@@ -210,6 +210,39 @@ export class ContainerLauncher {
   }
 
   /**
+   * Takes up a Docker container that a killed control plane left running (a
+   * training job's, kept by `reapOrphans`): `docker attach` to it, whose exit
+   * is the container's. Its output while no control plane read it is not in the
+   * log. Undefined when the container no longer runs.
+   */
+  async attach(req: { dockerName: string; logFile: string; onLine?: (line: string) => void }): Promise<RunningContainer | undefined> {
+    const state = await docker(['container', 'inspect', '--format', '{{.State.Running}}', req.dockerName], 30_000);
+    if (state.code !== 0 || state.stdout.trim() !== 'true') return undefined;
+    const log = await openLog(req.logFile);
+    log.write(`[champ] re-attached to container ${req.dockerName} after a control plane restart (its output meanwhile is not in this log)\n`);
+    // No stdin, no signals passed on: stop() goes through the engine (docker stop) as for any container.
+    const child = spawn('docker', ['attach', '--no-stdin', '--sig-proxy=false', req.dockerName], { env: inheritedEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const pid = await new Promise<number>((resolve, reject) => {
+      child.once('spawn', () => resolve(child.pid!));
+      child.once('error', reject);
+    }).catch((err: Error) => {
+      log.end();
+      throw new Error(`could not attach to container ${req.dockerName}: ${err.message}`);
+    });
+    this.ledger?.add(pid, req.dockerName);
+    return new ContainerProcess({
+      child,
+      pid,
+      mode: 'docker',
+      logFile: req.logFile,
+      log,
+      ...(req.onLine ? { onLine: req.onLine } : {}),
+      dockerName: req.dockerName,
+      onGone: () => this.ledger?.remove(pid),
+    });
+  }
+
+  /**
    * `docker create` then `docker start --attach`: the environment goes in
    * through a file (mode 0600) deleted as soon as the container exists, so it is
    * never on a command line (`ps`, `docker inspect`'s Args). The image is there

@@ -23,31 +23,52 @@ import { until } from '../support';
 // Slow enough that the recovery's deploy cannot finish before the test looks at the status, on a busy machine too.
 const h = useHarness({ deployDelayMs: 400 });
 
-test('after a restart a running training job is Failed with the restart reason, and a serving endpoint comes back', async () => {
-  await h.sm.send(
+test('after a restart a running training job runs again (with what is left of its MaxRuntime) and completes, one past its MaxRuntime ends Stopped, and a serving endpoint comes back', async () => {
+  const job = (name: string, maxRuntime: number) =>
     new CreateTrainingJobCommand({
-      TrainingJobName: 'cut-off',
+      TrainingJobName: name,
       AlgorithmSpecification: { TrainingImage: 'local/m:1', TrainingInputMode: 'File' },
       RoleArn: 'arn:aws:iam::000000000000:role/champ-local',
       OutputDataConfig: { S3OutputPath: 'file:///tmp/out' },
       ResourceConfig: { InstanceType: 'ml.m5.large', InstanceCount: 1, VolumeSizeInGB: 1 },
-      StoppingCondition: { MaxRuntimeInSeconds: 60 },
-    }),
-  );
+      StoppingCondition: { MaxRuntimeInSeconds: maxRuntime },
+    });
+  await h.sm.send(job('cut-off', 600));
+  const createdMs = Date.now();
+  await h.sm.send(job('out-of-time', 1));
   await h.sm.send(new CreateModelCommand({ ModelName: 'm', PrimaryContainer: { Image: 'local/m:1' } }));
   await h.sm.send(new CreateEndpointConfigCommand({ EndpointConfigName: 'c', ProductionVariants: [{ VariantName: 'AllTraffic', ModelName: 'm', InitialInstanceCount: 1 }] }));
   await h.sm.send(new CreateEndpointCommand({ EndpointName: 'survivor', EndpointConfigName: 'c' }));
   await until('InService', async () => ((await h.sm.send(new DescribeEndpointCommand({ EndpointName: 'survivor' }))).EndpointStatus === 'InService' ? true : undefined));
   await h.sm.send(new CreateModelPackageGroupCommand({ ModelPackageGroupName: 'g' }));
   const { ModelPackageArn } = await h.sm.send(new CreateModelPackageCommand({ ModelPackageGroupName: 'g', ModelApprovalStatus: 'Approved' }));
+  // 'out-of-time' has used up its second of MaxRuntime by the restart (a state of the clock, not of the machine's speed).
+  await until('2 s since the jobs were created', async () => (Date.now() - createdMs > 2100 ? true : undefined));
 
   // The new server's fakes serve nothing until the recovery deploys again (held here), so the endpoint is seen Creating.
   await h.restart({ holdDeploys: true });
 
-  const job = await h.sm.send(new DescribeTrainingJobCommand({ TrainingJobName: 'cut-off' }));
-  expect(job.TrainingJobStatus).toBe('Failed');
-  expect(job.FailureReason).toBe('The local control plane restarted while the job was running; start a new job.');
-  expect(job.TrainingEndTime).toBeInstanceOf(Date);
+  const resumed = await h.sm.send(new DescribeTrainingJobCommand({ TrainingJobName: 'cut-off' }));
+  expect(resumed.TrainingJobStatus).toBe('InProgress');
+  expect(resumed.SecondaryStatusTransitions?.map((t) => t.StatusMessage)).toContain(
+    'The local control plane restarted while the job ran: running the training program again from the start',
+  );
+  // The same inputs, the clock not reset: at most what was left of the 600 s.
+  const again = h.training.started.find((r) => r.jobName === 'cut-off');
+  expect(again?.resume).toEqual({});
+  expect(again?.maxRuntimeSeconds).toBeGreaterThan(500);
+  expect(again?.maxRuntimeSeconds).toBeLessThanOrEqual(598);
+  expect(h.training.started.map((r) => r.jobName)).toEqual(['cut-off']);
+  h.training.end('cut-off', { status: 'Completed', modelArtifact: 'file:///tmp/out/cut-off/output/model.tar.gz' });
+  const done = await until('Completed', async () => {
+    const d = await h.sm.send(new DescribeTrainingJobCommand({ TrainingJobName: 'cut-off' }));
+    return d.TrainingJobStatus === 'Completed' ? d : undefined;
+  });
+  expect(done.ModelArtifacts?.S3ModelArtifacts).toBe('file:///tmp/out/cut-off/output/model.tar.gz');
+
+  const late = await h.sm.send(new DescribeTrainingJobCommand({ TrainingJobName: 'out-of-time' }));
+  expect([late.TrainingJobStatus, late.SecondaryStatus]).toEqual(['Stopped', 'MaxRuntimeExceeded']);
+  expect(late.TrainingEndTime).toBeInstanceOf(Date);
 
   expect((await h.sm.send(new DescribeEndpointCommand({ EndpointName: 'survivor' }))).EndpointStatus).toBe('Creating');
   // It exists and served before: a retryable answer while its containers start again, never "not found".
