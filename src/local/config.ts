@@ -45,6 +45,17 @@ export const LocalConfigSchema = z.object({
     }),
   /** How containers run: Docker if it answers, else a private mount namespace if it works, else SM_* variables. */
   CHAMP_LOCAL_ISOLATION: z.enum(ISOLATION_SETTINGS, { message: 'is not a mode: use auto, docker, namespace or env' }).default('auto'),
+  /**
+   * The image registry ECR's API answers for (`host:port`, distribution v2 over
+   * HTTP on loopback): repository URIs are `<registry>/<name>`, DescribeImages
+   * reads its manifests. scripts/engine/ensure.sh starts one on 127.0.0.1:5000.
+   */
+  CHAMP_LOCAL_REGISTRY: z
+    .string()
+    .default('127.0.0.1:5000')
+    .refine((v) => /^(localhost|127(\.\d{1,3}){3}|\[::1\]):\d{1,5}$/.test(v), {
+      message: 'is not a loopback registry address such as 127.0.0.1:5000 (host:port, no scheme)',
+    }),
   /** The region in ARNs. */
   AWS_REGION: z
     .string()

@@ -39,6 +39,8 @@ import {
   stopTrainingJob,
 } from './api/training';
 import { createTransformJob, describeTransformJob, recoverTransformJobs, stopTransformJob } from './api/transform';
+import { createEcrApi, ECR_TARGET_PREFIX } from './api/ecr';
+import { RegistryClient } from './registry-client';
 import { createProcessingJob, describeProcessingJob, listProcessingJobs, recoverProcessingJobs, stopProcessingJob } from './api/processing';
 import { LocalProcessingRunner, type ProcessingRunner } from './processing-runner';
 import { defaultImageStore } from '../artifacts/image-store';
@@ -116,6 +118,8 @@ export interface LocalSageMakerOptions {
   log?: (msg: string) => void;
   /** The settings behind every option left out. Default: `loadLocalConfig()`, from the environment. */
   config?: LocalConfig;
+  /** The image registry ECR's API answers for (`host:port`); default CHAMP_LOCAL_REGISTRY. */
+  registry?: string;
 }
 
 export interface LocalSageMaker {
@@ -203,6 +207,7 @@ export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<
   const reaped = reapOrphans(containerLedger(stateRoot), new Set(resumable.values()));
   if (reaped.length > 0) log(`killed ${reaped.length} container process(es) left by an earlier run that ended without stopping them: ${reaped.join(', ')}`);
   const admin = new AdminControls();
+  const ecr = createEcrApi(new RegistryClient(opts.registry ?? config.CHAMP_LOCAL_REGISTRY));
   const tasks = new Set<Promise<unknown>>();
   const containers = {
     imageStore: opts.imageStore ? resolve(opts.imageStore) : defaultImageStore({ ...config, CHAMP_HOME: opts.stateDir }),
@@ -286,8 +291,9 @@ export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<
 
   async function handleSageMaker(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = String(req.headers['x-amz-target'] ?? '');
-    const op = target.startsWith('SageMaker.') ? target.slice('SageMaker.'.length) : '';
-    const handler = OPERATIONS[op];
+    const ecrOp = target.startsWith(ECR_TARGET_PREFIX) ? target.slice(ECR_TARGET_PREFIX.length) : undefined;
+    const op = target.startsWith('SageMaker.') ? target.slice('SageMaker.'.length) : (ecrOp ?? '');
+    const handler = ecrOp !== undefined ? ecr.operations[ecrOp] : OPERATIONS[op];
     const body = await readBody(req, 10 * 1024 * 1024);
     if (!handler) {
       throw new SageMakerError(

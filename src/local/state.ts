@@ -122,6 +122,11 @@ export type PackageRecord = {
   clientToken?: string;
 };
 
+/** An ECR repository (its images live in the registry): `describe` is the Repository shape without its URI. */
+export type EcrRepositoryRecord = {
+  describe: JsonObject & { repositoryName: string; repositoryArn: string; registryId: string; createdAt: EpochSeconds };
+};
+
 export interface StateData {
   version: 1;
   trainingJobs: Record<string, TrainingJobRecord>;
@@ -135,6 +140,8 @@ export interface StateData {
   packages: Record<string, PackageRecord>;
   /** Keyed by resource ARN. */
   tags: Record<string, Tag[]>;
+  /** ECR repositories, keyed by name. */
+  ecrRepositories: Record<string, EcrRepositoryRecord>;
 }
 
 export function emptyState(): StateData {
@@ -149,6 +156,7 @@ export function emptyState(): StateData {
     packageGroups: {},
     packages: {},
     tags: {},
+    ecrRepositories: {},
   };
 }
 
