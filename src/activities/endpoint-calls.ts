@@ -8,7 +8,7 @@ import {
   type DescribeEndpointOutput,
   type SageMakerClient,
 } from '@aws-sdk/client-sagemaker';
-import { deleteIfPresent, describeIfPresent } from '../aws/errors';
+import { classifyAwsError, deleteIfPresent, describeIfPresent, isEndpointBusyError, isNotFoundError, notReady } from '../aws/errors';
 import type { EndpointState } from './types';
 
 /** DescribeEndpoint, or undefined when there is no such endpoint. */
@@ -30,8 +30,20 @@ export function configsOf(d: DescribeEndpointOutput | undefined): string[] {
   return [d?.EndpointConfigName, d?.PendingDeploymentSummary?.EndpointConfigName].filter((c): c is string => !!c);
 }
 
-export function deleteEndpoint(sm: SageMakerClient, name: string): Promise<void> {
-  return deleteIfPresent({ operation: 'DeleteEndpoint', resource: `endpoint ${name}` }, () => sm.send(new DeleteEndpointCommand({ EndpointName: name })));
+/**
+ * DeleteEndpoint; an endpoint already gone counts as deleted. SageMaker refuses
+ * it while the endpoint is Creating or Updating ("Cannot update in-progress
+ * endpoint"): that is waited out (a retryable not-ready), never final.
+ */
+export async function deleteEndpoint(sm: SageMakerClient, name: string): Promise<void> {
+  const resource = `endpoint ${name}`;
+  try {
+    await sm.send(new DeleteEndpointCommand({ EndpointName: name }));
+  } catch (err) {
+    if (isNotFoundError(err)) return;
+    if (isEndpointBusyError(err)) throw notReady({ resource, status: 'Creating or Updating', detail: 'SageMaker deletes it once its change in flight settles' });
+    throw classifyAwsError(err, { operation: 'DeleteEndpoint', resource });
+  }
 }
 
 export function deleteEndpointConfig(sm: SageMakerClient, name: string): Promise<void> {

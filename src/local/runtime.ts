@@ -91,6 +91,8 @@ export interface InvokeRequest {
   contentType?: string;
   accept?: string;
   targetVariant?: string;
+  /** InvokeEndpoint's CustomAttributes: given to the container as X-Amzn-SageMaker-Custom-Attributes. */
+  customAttributes?: string;
 }
 
 export interface InvokeResponse {
@@ -98,6 +100,8 @@ export interface InvokeResponse {
   body: Buffer;
   contentType?: string;
   invokedVariant: string;
+  /** The container's X-Amzn-SageMaker-Custom-Attributes answer header, passed back to the caller. */
+  customAttributes?: string;
 }
 
 export type EndpointRuntimeErrorCode =

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { AdminControls, parseFault } from './admin';
 import type { ApiContext, Handler } from './api/common';
 import { isObject } from './api/common';
-import { createEndpoint, deleteEndpoint, describeEndpoint, invokeEndpoint, listEndpoints, recoverEndpoints, updateEndpoint } from './api/endpoints';
+import { createEndpoint, deleteEndpoint, describeEndpoint, invokeEndpoint, listEndpoints, MAX_INVOKE_BODY_BYTES, recoverEndpoints, updateEndpoint } from './api/endpoints';
 import {
   createEndpointConfig,
   createModel,
@@ -28,7 +28,7 @@ import {
   listModelPackages,
   updateModelPackage,
 } from './api/registry';
-import { addTags, listTags } from './api/tags';
+import { addTags, deleteTags, listTags } from './api/tags';
 import {
   createTrainingJob,
   describeTrainingJob,
@@ -88,6 +88,7 @@ const OPERATIONS: Record<string, Handler> = {
   ListModelPackages: listModelPackages,
   AddTags: addTags,
   ListTags: listTags,
+  DeleteTags: deleteTags,
 };
 
 export interface LocalRuntime {
@@ -316,23 +317,32 @@ export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<
   }
 
   async function handleInvoke(name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readBody(req, 25 * 1024 * 1024);
+    const requestId = randomUUID();
+    // Read past the 6 MB limit, so invokeEndpoint refuses an oversize body in the runtime's words.
+    const body = await readBody(req, 4 * MAX_INVOKE_BODY_BYTES);
     if (!(await admin.applyOperationFault('InvokeEndpoint', req.socket))) return;
     const header = (h: string): string | undefined => {
       const v = req.headers[h];
       return typeof v === 'string' && v !== '' ? v : undefined;
     };
-    const out = await invokeEndpoint(ctx, name, {
-      body,
-      contentType: header('content-type'),
-      accept: header('accept'),
-      targetVariant: header('x-amzn-sagemaker-target-variant'),
-    });
+    const out = await invokeEndpoint(
+      ctx,
+      name,
+      {
+        body,
+        contentType: header('content-type'),
+        accept: header('accept'),
+        targetVariant: header('x-amzn-sagemaker-target-variant'),
+        customAttributes: header('x-amzn-sagemaker-custom-attributes'),
+      },
+      requestId,
+    );
     res.writeHead(200, {
       'content-type': out.contentType ?? 'application/octet-stream',
       'content-length': out.body.length,
       'x-amzn-invoked-production-variant': out.invokedVariant,
-      'x-amzn-requestid': randomUUID(),
+      ...(out.customAttributes !== undefined ? { 'x-amzn-sagemaker-custom-attributes': out.customAttributes } : {}),
+      'x-amzn-requestid': requestId,
     });
     res.end(out.body);
   }

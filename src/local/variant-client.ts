@@ -4,6 +4,9 @@ import * as http from 'node:http';
 import type { RunningContainer } from './containers';
 import { EndpointRuntimeError, type InvokeRequest, type InvokeResponse } from './runtime';
 
+/** SageMaker passes InvokeEndpoint's CustomAttributes to the container, and the container's back, in this header. */
+export const CUSTOM_ATTRIBUTES = 'x-amzn-sagemaker-custom-attributes';
+
 export interface ServingInstance {
   variantName: string;
   port: number;
@@ -21,6 +24,7 @@ export class VariantClient {
       const headers: http.OutgoingHttpHeaders = { 'content-length': req.body.length };
       if (req.contentType) headers['content-type'] = req.contentType;
       if (req.accept) headers.accept = req.accept;
+      if (req.customAttributes !== undefined) headers[CUSTOM_ATTRIBUTES] = req.customAttributes;
       const r = http.request(
         { host: '127.0.0.1', port: inst.port, method: 'POST', path: '/invocations', headers, agent: this.agent },
         (res) => {
@@ -29,10 +33,12 @@ export class VariantClient {
           res.on('error', (err) => reject(connectionError(inst, err)));
           res.on('end', () => {
             const ct = res.headers['content-type'];
+            const attrs = res.headers[CUSTOM_ATTRIBUTES];
             resolve({
               status: res.statusCode ?? 502,
               body: Buffer.concat(chunks),
               ...(ct ? { contentType: ct } : {}),
+              ...(typeof attrs === 'string' ? { customAttributes: attrs } : {}),
               invokedVariant: inst.variantName,
             });
           });

@@ -41,6 +41,12 @@ export type Handler = (ctx: ApiContext, req: JsonObject) => Promise<JsonObject> 
 export const NAME_PATTERN = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
 export const NAME_PATTERN_TEXT = '^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}';
 
+/** NameContains of every List* operation: letters, digits and hyphens. */
+export const NAME_CONTAINS = /^[a-zA-Z0-9-]+$/;
+
+/** ModelName's own pattern, as CreateModel's messages print it (the same names as NAME_PATTERN). */
+export const MODEL_NAME_PATTERN_TEXT = '^[a-zA-Z0-9]([\\-a-zA-Z0-9]*[a-zA-Z0-9])?';
+
 export const nowSeconds = (): EpochSeconds => Date.now() / 1000;
 
 export function arn(ctx: ApiContext, type: string, name: string): string {
@@ -112,9 +118,13 @@ export class Validator {
     return v;
   }
 
-  /** A SageMaker resource name: 1-63 characters, alphanumerics and single or repeated hyphens inside. */
-  name(path: string, required = true): string | undefined {
-    return this.str(path, { required, max: 63, pattern: NAME_PATTERN, patternText: NAME_PATTERN_TEXT });
+  /**
+   * A SageMaker resource name: 1-63 characters, alphanumerics and single or
+   * repeated hyphens inside. `patternText` is the pattern as the resource's
+   * shape words it in messages (models: MODEL_NAME_PATTERN_TEXT).
+   */
+  name(path: string, required = true, patternText = NAME_PATTERN_TEXT): string | undefined {
+    return this.str(path, { required, max: 63, pattern: NAME_PATTERN, patternText });
   }
 
   int(path: string, opts: { required?: boolean; min?: number; max?: number } = {}): number | undefined {
@@ -222,9 +232,9 @@ export class Validator {
 }
 
 /** The one name a Describe*, Delete* or Stop* request carries, checked; any other member is refused. */
-export function nameOnly(req: JsonObject, path: string): string {
+export function nameOnly(req: JsonObject, path: string, patternText = NAME_PATTERN_TEXT): string {
   const v = new Validator(req);
-  const name = v.name(path) as string;
+  const name = v.name(path, true, patternText) as string;
   v.done();
   return name;
 }
@@ -256,8 +266,9 @@ export interface PageArgs {
   nextToken?: string;
 }
 
-export function pageArgs(v: Validator, defaultMax: number, limit = 100): PageArgs {
-  const maxResults = v.int('MaxResults', { min: 1, max: limit }) ?? defaultMax;
+/** MaxResults (1-100 unless the operation's shape says otherwise; `max: undefined` for none) and NextToken. */
+export function pageArgs(v: Validator, defaultMax: number, bounds: { min?: number; max?: number } = { min: 1, max: 100 }): PageArgs {
+  const maxResults = v.int('MaxResults', { min: bounds.min ?? 1, ...(bounds.max !== undefined ? { max: bounds.max } : {}) }) ?? defaultMax;
   const nextToken = v.str('NextToken', { max: 8192 });
   return { maxResults, nextToken };
 }
@@ -327,6 +338,11 @@ export interface ListSpec<T, By extends string> {
    * `bound` tie a NextToken to them, as NameContains, SortBy and SortOrder are.
    */
   filters?: (v: Validator) => { keep: (t: T) => boolean; bound: unknown[] };
+  /**
+   * How the operation's shape writes NameContains' pattern in its messages
+   * (`[a-zA-Z0-9-]+` for endpoints, `[a-zA-Z0-9\\-]+` by default); the pattern is the same.
+   */
+  nameContainsPattern?: string;
   /** The answer's member that holds the page, e.g. `Endpoints`. */
   field: string;
   /** One item of the page as the operation summarizes it; undefined members are left out. */
@@ -342,7 +358,7 @@ export interface ListSpec<T, By extends string> {
 export function listResources<T, By extends string>(req: JsonObject, all: T[], spec: ListSpec<T, By>): JsonObject {
   const v = new Validator(req);
   const page = pageArgs(v, 10);
-  const nameContains = v.str('NameContains', { max: 63 });
+  const nameContains = v.str('NameContains', { max: 63, pattern: NAME_CONTAINS, patternText: spec.nameContainsPattern ?? '[a-zA-Z0-9\\-]+' });
   const own = spec.filters?.(v) ?? { keep: () => true, bound: [] };
   const by = v.oneOf('SortBy', Object.keys(spec.sortKeys) as (By | 'CreationTime')[]) ?? 'CreationTime';
   const order = v.oneOf('SortOrder', ['Ascending', 'Descending'] as const) ?? spec.defaultOrder;

@@ -2,6 +2,7 @@
 // invoke, recovery after a restart) share one set of record helpers and read best in one file.
 // Endpoints: Create/Describe/Update/Delete/List, the status machine driven by
 // the endpoint runtime, and SageMaker Runtime's InvokeEndpoint.
+import { randomUUID } from 'node:crypto';
 import { ENDPOINT_FAILED_STATUSES, ENDPOINT_IN_FLIGHT_STATUSES, ENDPOINT_STATUSES } from '../../aws/status';
 import { resourceLimitExceeded, SageMakerError, validation } from '../errors';
 import type { InvokeRequest, InvokeResponse, VariantSpec } from '../runtime';
@@ -27,6 +28,9 @@ const holdsProcesses = (status: string): boolean => status === 'InService' || (E
 
 const missingEndpoint = (ctx: ApiContext, name: string) =>
   validation(`Could not find endpoint "${arn(ctx, 'endpoint', name)}".`);
+
+/** SageMaker's refusal of an UpdateEndpoint or DeleteEndpoint while another change is in flight. */
+const inProgress = (rec: EndpointRecord) => validation(`Cannot update in-progress endpoint "${rec.describe.EndpointArn}".`);
 
 function findEndpoint(ctx: ApiContext, name: string): EndpointRecord {
   const rec = ctx.state.data.endpoints[key(name)];
@@ -234,7 +238,7 @@ export const updateEndpoint: Handler = (ctx, req) => {
   if (status === 'Failed') {
     throw validation(`Cannot update failed endpoint "${rec.describe.EndpointArn}": delete it and create it again.`);
   }
-  if (status !== 'InService') throw validation(`Cannot update in-progress endpoint "${rec.describe.EndpointArn}".`);
+  if (status !== 'InService') throw inProgress(rec);
   const config = findEndpointConfig(ctx, configName);
   const specs = variantSpecs(ctx, configName);
   const d = rec.describe;
@@ -282,10 +286,17 @@ function removeEndpoint(ctx: ApiContext, rec: EndpointRecord): void {
   );
 }
 
+/**
+ * SageMaker refuses to delete an endpoint while it is Creating or Updating,
+ * in the words it uses for an update ("Cannot update in-progress endpoint"):
+ * the caller waits for InService or Failed, then deletes.
+ */
 export const deleteEndpoint: Handler = (ctx, req) => {
   const name = nameOnly(req, 'EndpointName');
   const rec = findEndpoint(ctx, name);
-  if (rec.describe.EndpointStatus === 'Deleting') return {};
+  const status = rec.describe.EndpointStatus;
+  if (status === 'Deleting') return {};
+  if (status === 'Creating' || status === 'Updating') throw inProgress(rec);
   removeEndpoint(ctx, rec);
   return {};
 };
@@ -297,6 +308,7 @@ export const listEndpoints: Handler = (ctx, req) => {
     times: (d) => [d.CreationTime, d.LastModifiedTime],
     sortKeys: { Name: (d) => d.EndpointName, CreationTime: (d) => d.CreationTime, Status: (d) => d.EndpointStatus },
     defaultOrder: 'Descending',
+    nameContainsPattern: '[a-zA-Z0-9-]+',
     filters: statusEquals(ENDPOINT_STATUSES, (d) => d.EndpointStatus),
     field: 'Endpoints',
     summary: (d) => ({
@@ -387,10 +399,47 @@ export function endpointNotFound(ctx: ApiContext, name: string): SageMakerError 
   return new SageMakerError('ValidationError', `Endpoint ${name} of account ${ctx.account} not found.`, 400);
 }
 
-/** SageMaker Runtime's InvokeEndpoint: a container's 4xx/5xx becomes ModelError (HTTP 424), as the real runtime answers. */
-export async function invokeEndpoint(ctx: ApiContext, name: string, req: InvokeRequest): Promise<InvokeResponse> {
+/** InvokeEndpoint's Body limit (botocore's BodyBlob max: 6 MB). */
+export const MAX_INVOKE_BODY_BYTES = 6 * 1024 * 1024;
+/** ModelError's Message and OriginalMessage: at most 2048 characters each (botocore's shapes). */
+const MAX_ERROR_TEXT = 2048;
+/** The container name SageMaker's ModelError names for a model with one (primary) container. */
+const PRIMARY_CONTAINER = 'primary';
+
+/**
+ * What SageMaker Runtime checks before a request reaches a container: the body
+ * size (as the runtime words an oversize body) and CustomAttributes (at most
+ * 1024 ASCII characters). The header is sensitive, so its value is not echoed.
+ */
+function checkInvokeRequest(req: InvokeRequest, requestId: string): void {
+  if (req.body.length > MAX_INVOKE_BODY_BYTES) {
+    throw new SageMakerError(
+      'ValidationError',
+      `Request ${requestId} has oversize body. (Local control plane: InvokeEndpoint takes at most ${MAX_INVOKE_BODY_BYTES} bytes (6 MB); this body has ${req.body.length} bytes. Send large inputs with a batch transform job.)`,
+      413,
+    );
+  }
+  const attrs = req.customAttributes;
+  if (attrs === undefined) return;
+  const problem =
+    attrs.length > 1024 ? 'Member must have length less than or equal to 1024' : isAscii(attrs) ? undefined : 'Member must satisfy regular expression pattern: \\p{ASCII}*';
+  if (problem) throw new SageMakerError('ValidationError', `1 validation error detected: Value at 'customAttributes' failed to satisfy constraint: ${problem}`, 400);
+}
+
+const isAscii = (text: string): boolean => [...text].every((c) => c.charCodeAt(0) < 128);
+
+const clip = (text: string): string => (text.length > MAX_ERROR_TEXT ? text.slice(0, MAX_ERROR_TEXT) : text);
+
+/**
+ * SageMaker Runtime's InvokeEndpoint. A container's 4xx/5xx becomes ModelError
+ * (HTTP 424) in the runtime's words: "Received client|server error (<status>)
+ * from primary with message "<body>". See <log url> in account <id> for more
+ * information.", with OriginalStatusCode, OriginalMessage and LogStreamArn.
+ */
+export async function invokeEndpoint(ctx: ApiContext, name: string, req: InvokeRequest, requestId: string = randomUUID()): Promise<InvokeResponse> {
   const rec = ctx.state.data.endpoints[key(name)];
   if (!rec) throw endpointNotFound(ctx, name);
+  checkInvokeRequest(req, requestId);
   if (!ctx.endpoints.isServing(rec.describe.EndpointName)) {
     // An endpoint that has served and is being brought back (after a restart) exists: a retry will reach it.
     if (rec.variants && !ENDPOINT_FAILED_STATUSES.has(rec.describe.EndpointStatus) && rec.describe.EndpointStatus !== 'Deleting') {
@@ -420,18 +469,18 @@ export async function invokeEndpoint(ctx: ApiContext, name: string, req: InvokeR
   }
   if (res.status >= 400) {
     const kind = res.status >= 500 ? 'server' : 'client';
-    const original = res.body.toString('utf8');
+    const original = clip(res.body.toString('utf8'));
     const logGroup = `/aws/sagemaker/Endpoints/${rec.describe.EndpointName}`;
-    throw new SageMakerError(
-      'ModelError',
-      `Received ${kind} error (${res.status}) from ${res.invokedVariant} with message "${original}". See https://${ctx.region}.console.aws.amazon.com/cloudwatch/home?region=${ctx.region}#logEventViewer:group=${logGroup} in account ${ctx.account} for more information.`,
-      424,
-      {
-        OriginalStatusCode: res.status,
-        OriginalMessage: original,
-        LogStreamArn: `arn:aws:logs:${ctx.region}:${ctx.account}:log-group:${logGroup}`,
-      },
-    );
+    const where = `See https://${ctx.region}.console.aws.amazon.com/cloudwatch/home?region=${ctx.region}#logEventViewer:group=${logGroup} in account ${ctx.account} for more information.`;
+    const head = `Received ${kind} error (${res.status}) from ${PRIMARY_CONTAINER} with message "`;
+    // The whole message stays within 2048 characters: the container's text is what gives way.
+    const room = MAX_ERROR_TEXT - head.length - where.length - 3;
+    const shown = original.length > room ? `${original.slice(0, Math.max(0, room - 3))}...` : original;
+    throw new SageMakerError('ModelError', `${head}${shown}". ${where}`, 424, {
+      OriginalStatusCode: res.status,
+      OriginalMessage: original,
+      LogStreamArn: `arn:aws:logs:${ctx.region}:${ctx.account}:log-group:${logGroup}`,
+    });
   }
   return res;
 }

@@ -6,7 +6,9 @@ import {
   compact,
   isObject,
   localPath,
+  MODEL_NAME_PATTERN_TEXT,
   NAME_PATTERN,
+  NAME_PATTERN_TEXT,
   nameOnly,
   nowSeconds,
   pageArgs,
@@ -58,7 +60,7 @@ function checkContainer(v: Validator, path: string): void {
 
 export const createModel: Handler = (ctx, req) => {
   const v = new Validator(req);
-  const name = v.name('ModelName') as string;
+  const name = v.name('ModelName', true, MODEL_NAME_PATTERN_TEXT) as string;
   checkContainer(v, 'PrimaryContainer');
   const containers = v.arr('Containers', { max: 15 }) ?? [];
   v.str('ExecutionRoleArn', { min: 20, max: 2048 });
@@ -96,13 +98,13 @@ export const createModel: Handler = (ctx, req) => {
 };
 
 export const describeModel: Handler = (ctx, req) => {
-  const name = nameOnly(req, 'ModelName');
+  const name = nameOnly(req, 'ModelName', MODEL_NAME_PATTERN_TEXT);
   return snapshot(findModel(ctx, name).describe);
 };
 
 /** SageMaker lets a model in use by an endpoint config be deleted: the endpoint keeps serving. */
 export const deleteModel: Handler = (ctx, req) => {
-  const name = nameOnly(req, 'ModelName');
+  const name = nameOnly(req, 'ModelName', MODEL_NAME_PATTERN_TEXT);
   const rec = findModel(ctx, name);
   delete ctx.state.data.models[key(name)];
   delete ctx.state.data.tags[rec.describe.ModelArn];
@@ -121,10 +123,10 @@ export const createEndpointConfig: Handler = (ctx, req) => {
       return;
     }
     if (typeof pv.VariantName !== 'string' || !NAME_PATTERN.test(pv.VariantName)) {
-      v.fail(`${p}.VariantName`, pv.VariantName ?? null, pv.VariantName === undefined ? 'Member must not be null' : 'Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}');
+      v.fail(`${p}.VariantName`, pv.VariantName ?? null, pv.VariantName === undefined ? 'Member must not be null' : `Member must satisfy regular expression pattern: ${NAME_PATTERN_TEXT}`);
     }
     if (pv.ModelName !== undefined && (typeof pv.ModelName !== 'string' || !NAME_PATTERN.test(pv.ModelName))) {
-      v.fail(`${p}.ModelName`, pv.ModelName, 'Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}');
+      v.fail(`${p}.ModelName`, pv.ModelName, `Member must satisfy regular expression pattern: ${MODEL_NAME_PATTERN_TEXT}`);
     }
     if (pv.InitialInstanceCount !== undefined && (typeof pv.InitialInstanceCount !== 'number' || pv.InitialInstanceCount < 1)) {
       v.fail(`${p}.InitialInstanceCount`, pv.InitialInstanceCount, 'Member must have value greater than or equal to 1');

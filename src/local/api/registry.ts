@@ -75,7 +75,8 @@ export const listModelPackageGroups: Handler = (ctx, req) => {
     nameOf: (d) => d.ModelPackageGroupName,
     times: (d) => [d.CreationTime],
     sortKeys: { Name: (d) => d.ModelPackageGroupName, CreationTime: (d) => d.CreationTime },
-    defaultOrder: 'Descending',
+    // SageMaker's documented default: oldest first.
+    defaultOrder: 'Ascending',
     field: 'ModelPackageGroupSummaryList',
     summary: (d) => ({
       ModelPackageGroupName: d.ModelPackageGroupName,
@@ -210,8 +211,10 @@ export const listModelPackages: Handler = (ctx, req) => {
     filters: (v) => {
       const approval = v.oneOf('ModelApprovalStatus', APPROVALS);
       const groupRef = v.str('ModelPackageGroupName', { pattern: GROUP_REF, patternText: GROUP_REF_TEXT });
-      const type = v.oneOf('ModelPackageType', ['Versioned', 'Unversioned', 'Both'] as const) ?? 'Both';
+      const given = v.oneOf('ModelPackageType', ['Versioned', 'Unversioned', 'Both'] as const);
       const group = groupRef === undefined ? undefined : key(groupName(groupRef));
+      // SageMaker lists unversioned packages unless told otherwise; a group holds versioned ones only, so naming one lists those.
+      const type = group !== undefined ? 'Versioned' : (given ?? 'Unversioned');
       return {
         // Every package here is versioned.
         keep: (d) =>

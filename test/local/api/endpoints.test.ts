@@ -93,7 +93,7 @@ test('a container 4xx is a ModelError with OriginalStatusCode and OriginalMessag
   expect(err.name).toBe('ModelError');
   expect(err.OriginalStatusCode).toBe(400);
   expect(err.OriginalMessage).toBe('unsupported input');
-  expect(err.message).toMatch(/^Received client error \(400\) from AllTraffic with message "unsupported input"/);
+  expect(err.message).toMatch(/^Received client error \(400\) from primary with message "unsupported input"/);
   expect(err.$metadata?.httpStatusCode).toBe(424);
 
   const missing = await rejectionOf(h.rt.send(new InvokeEndpointCommand({ EndpointName: 'nope', Body: Buffer.from('x') })));

@@ -4,6 +4,7 @@ import {
   CreateModelCommand,
   CreateTrainingJobCommand,
   DeleteEndpointCommand,
+  DescribeEndpointCommand,
   DescribeModelPackageGroupCommand,
   DescribeTrainingJobCommand,
   DescribeTransformJobCommand,
@@ -79,6 +80,8 @@ test('CreateEndpoint beyond CHAMP_LOCAL_MAX_ENDPOINTS is ResourceLimitExceeded; 
   expect(err.message).toMatch(/^The account-level service limit 'Number of endpoints' is 2 Endpoints, with current utilization of 2 Endpoints and a request delta of 1 Endpoints\. /);
   expect(err.message).toContain('CHAMP_LOCAL_MAX_ENDPOINTS');
 
+  // SageMaker refuses to delete an endpoint while it is Creating.
+  await until('ep-1 InService', async () => ((await h.sm.send(new DescribeEndpointCommand({ EndpointName: 'ep-1' }))).EndpointStatus === 'InService' ? true : undefined));
   await h.sm.send(new DeleteEndpointCommand({ EndpointName: 'ep-1' }));
   await until('ep-1 deleted', async () => (h.endpoints.serving.has('ep-1') ? undefined : true));
   await until('ep-3 accepted', async () => h.sm.send(new CreateEndpointCommand({ EndpointName: 'ep-3', EndpointConfigName: 'm' })));
