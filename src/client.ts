@@ -5,7 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decisionText, listLimit, modelVersion, pipelineName, pollSeconds, refuseNamedPipe, workflowId as workflowIdArg } from './cli/arguments';
-import { CliError, EXIT, firstLine, formatTable, loadSpecOrExplain, uiLink, withClient, type CliIO } from './cli/common';
+import { CliError, connectionFlagParsers, EXIT, firstLine, formatTable, loadSpecOrExplain, uiLink, withClient, withConnectionFlags, type CliIO, type ConnectionFlags } from './cli/common';
 import { follow, formatStatus } from './cli/progress';
 import { addScheduleCommands } from './cli/schedule';
 import { PIPELINE_WORKFLOW, SEARCH_ATTRIBUTE_KEYS } from './shared';
@@ -104,7 +104,22 @@ function loadSpecArgument(specPath: string) {
   return loadSpecOrExplain(specPath);
 }
 
+/** --address, --namespace and --profile, before the command or after it, as the temporal CLI takes them. */
+function addConnectionFlags(command: Command): Command {
+  return command
+    .option('--address <host:port>', 'Temporal frontend (else TEMPORAL_ADDRESS, the profile, 127.0.0.1:7233)', connectionFlagParsers.address)
+    .option('--namespace <name>', 'Temporal namespace (else TEMPORAL_NAMESPACE, the profile, "default")', connectionFlagParsers.name)
+    .option('--profile <name>', 'profile of the temporal CLI config file (else TEMPORAL_PROFILE, "default")', connectionFlagParsers.name);
+}
+
+/** Every command below `command` that has no subcommands of its own. */
+function leafCommands(command: Command): Command[] {
+  return command.commands.flatMap((c) => (c.commands.length > 0 ? leafCommands(c) : [c]));
+}
+
 export function buildProgram(io: CliIO = defaultIO): Command {
+  // A copy: the connection flags replace its environment for this one command line.
+  io = { ...io };
   const program = new Command('champ')
     .description('Durable SageMaker model pipelines on Temporal')
     .version(packageVersion(), '-V, --version')
@@ -121,8 +136,11 @@ export function buildProgram(io: CliIO = defaultIO): Command {
       'after',
       `
 Environment:
-  TEMPORAL_ADDRESS    Temporal frontend (default 127.0.0.1:7233)
-  TEMPORAL_NAMESPACE  namespace (default "default")
+  TEMPORAL_ADDRESS    Temporal frontend (default 127.0.0.1:7233; or --address)
+  TEMPORAL_NAMESPACE  namespace (default "default"; or --namespace)
+  TEMPORAL_PROFILE    profile of the temporal CLI's config file (or --profile);
+                      TEMPORAL_TLS*, TEMPORAL_API_KEY as for the temporal CLI
+                      (docs/temporal-cloud.md)
   CHAMP_TASK_QUEUE    task queue of the worker (default champ-pipelines)
   CHAMP_UI_URL        base of the Web UI links (default http://127.0.0.1:8233)
 
@@ -273,6 +291,12 @@ Exit codes: 0 done (run --wait: deployed); 1 refused or the server failed;
   decide('reject');
 
   addScheduleCommands(program, io);
+
+  addConnectionFlags(program);
+  for (const command of leafCommands(program)) if (command.name() !== 'validate') addConnectionFlags(command);
+  program.hook('preAction', (_program, action) => {
+    io.env = withConnectionFlags(io.env, action.optsWithGlobals<ConnectionFlags>());
+  });
 
   return program;
 }

@@ -6,10 +6,12 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { createActivities } from './activities';
 import { defaultImageStore } from './artifacts/image-store';
-import { createAwsClients } from './aws/clients';
+import { createAwsClients, type AwsClients } from './aws/clients';
 import { dataConverterFor, ENCODING_FAILURE_CONVERTER_PATH } from './codec';
 import { ConfigError, loadConfigOrExit, type Config } from './config';
 import { createLogger, temporalLogger } from './logging';
+import { metricsAddress, metricsTelemetry, metricsVariable } from './observability/metrics';
+import { connectionOptions, explainConnectionFailure, type TemporalSettings } from './temporal-connection';
 
 /**
  * The prebuilt bundle written by `npm run build` (dist/workflow-bundle.js, beside
@@ -49,19 +51,10 @@ export function explainStartupError(err: unknown, config: Config): ConfigError |
   const message = String((err as Error)?.message ?? err);
   if (/prometheus/i.test(message) && /in use/i.test(message)) {
     return new ConfigError(
-      `CHAMP_METRICS_PORT=${config.CHAMP_METRICS_PORT}: 127.0.0.1:${config.CHAMP_METRICS_PORT} is already in use (another worker?); set CHAMP_METRICS_PORT to a free port, or 0 to turn the metrics off`,
+      `${metricsVariable(config)}: ${metricsAddress(config)} is already in use (another worker?); set CHAMP_METRICS_PORT to a free port, or 0 to turn the metrics off`,
     );
   }
   return undefined;
-}
-
-/** The gist of a connection error: "connection refused", not the transport's debug dump. */
-function connectionProblem(err: unknown): string {
-  const message = String((err as Error)?.message ?? err);
-  if (/connection refused/i.test(message)) return 'connection refused';
-  if (/dns error|failed to lookup|name or service not known/i.test(message)) return 'unknown host';
-  if (/deadline|timed? ?out/i.test(message)) return 'no answer in time';
-  return message.split('\n')[0]!;
 }
 
 let runtimeInstalled = false;
@@ -72,9 +65,7 @@ function installRuntime(config: Config, log: Logger): void {
       logger: temporalLogger(log.child({ component: 'temporal' })),
       telemetryOptions: {
         logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
-        ...(config.CHAMP_METRICS_PORT > 0
-          ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${config.CHAMP_METRICS_PORT}` } } }
-          : {}),
+        ...metricsTelemetry(config),
       },
     });
   } catch (err) {
@@ -90,17 +81,44 @@ export interface StartedWorker {
   connection: NativeConnection;
 }
 
+/**
+ * The region the AWS clients resolved through the SDK's default chain
+ * (AWS_REGION, AWS_DEFAULT_REGION, the profile's region in ~/.aws/config);
+ * none is a start-up error rather than a failure inside the first activity.
+ */
+export async function resolveAwsRegion(clients: AwsClients): Promise<string> {
+  let region: string | undefined;
+  try {
+    region = await clients.sagemaker.config.region();
+  } catch {
+    region = undefined;
+  }
+  if (!region) {
+    throw new ConfigError(
+      'no AWS region: set AWS_REGION (e.g. AWS_REGION=us-east-1), or AWS_PROFILE to a profile whose ~/.aws/config section has a region',
+    );
+  }
+  return region;
+}
+
+/** Where the address came from, and how the connection is secured, for messages. */
+function describeTarget(t: TemporalSettings): string {
+  return [t.profile ? `profile "${t.profile}"` : 'TEMPORAL_ADDRESS', ...(t.security === 'plain' ? [] : [t.security])].join(', ');
+}
+
+async function connectTemporal(t: TemporalSettings): Promise<NativeConnection> {
+  try {
+    return await NativeConnection.connect(connectionOptions(t));
+  } catch (err) {
+    const why = explainConnectionFailure(err, t);
+    const hint = /^(connection refused|unknown host|no answer in time)/.test(why) ? ' Start one with "npm run dev" or set TEMPORAL_ADDRESS.' : '';
+    throw new ConfigError(`cannot reach the Temporal server at ${t.address} (${describeTarget(t)}): ${why}.${hint}`);
+  }
+}
+
 /** Creates and starts a worker; used by the worker process, `npm run dev` and the demo. */
 export async function startWorker(config: Config, log: Logger): Promise<StartedWorker> {
   installRuntime(config, log);
-  let connection: NativeConnection;
-  try {
-    connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-  } catch (err) {
-    throw new ConfigError(
-      `cannot reach the Temporal server at ${config.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS): ${connectionProblem(err)}. Start one with "npm run dev" or set TEMPORAL_ADDRESS.`,
-    );
-  }
   const clients = createAwsClients({
     region: config.AWS_REGION,
     endpoints: {
@@ -110,6 +128,9 @@ export async function startWorker(config: Config, log: Logger): Promise<StartedW
       ecr: config.AWS_ENDPOINT_URL_ECR,
     },
   });
+  const region = await resolveAwsRegion(clients);
+  log.debug({ region, local: clients.local }, 'AWS clients ready');
+  const connection = await connectTemporal(config.temporal);
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -123,6 +144,9 @@ export async function startWorker(config: Config, log: Logger): Promise<StartedW
     {
       address: config.TEMPORAL_ADDRESS,
       namespace: config.TEMPORAL_NAMESPACE,
+      temporalSecurity: config.temporal.security,
+      ...(config.temporal.profile ? { temporalProfile: config.temporal.profile } : {}),
+      region,
       taskQueue: config.CHAMP_TASK_QUEUE,
       local: clients.local,
       payloadEncryption: config.CHAMP_PAYLOAD_KEYS ? `on (key ${config.CHAMP_PAYLOAD_KEYS.encryptingId})` : 'off',

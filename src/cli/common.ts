@@ -1,9 +1,11 @@
 // What every `champ` subcommand shares: its errors and exit codes, its output,
 // the connection to Temporal, spec loading and table layout.
 import { Client, Connection } from '@temporalio/client';
+import { InvalidArgumentError } from 'commander';
 import { dataConverterFor } from '../codec';
 import { loadConfig, type Config } from '../config';
 import { loadSpecFile, SpecError } from '../spec';
+import { connectionOptions, explainConnectionFailure, HOST_PORT, probeTls, type TemporalSettings } from '../temporal-connection';
 
 /** An error the user can act on: printed as one line, exit code given. */
 export class CliError extends Error {
@@ -49,16 +51,55 @@ function cliConfig(io: CliIO): Config {
   }
 }
 
+/** The connection flags every command that talks to Temporal takes; each stands for the variable the temporal CLI reads. */
+export interface ConnectionFlags {
+  address?: string;
+  namespace?: string;
+  profile?: string;
+}
+
+/** The environment with the flags in place of their variables: a flag wins over the variable, the variable over the profile. */
+export function withConnectionFlags(env: NodeJS.ProcessEnv, flags: ConnectionFlags): NodeJS.ProcessEnv {
+  return {
+    ...env,
+    ...(flags.address !== undefined ? { TEMPORAL_ADDRESS: flags.address } : {}),
+    ...(flags.namespace !== undefined ? { TEMPORAL_NAMESPACE: flags.namespace } : {}),
+    ...(flags.profile !== undefined ? { TEMPORAL_PROFILE: flags.profile } : {}),
+  };
+}
+
+/** commander parsers of the connection flags, refusing a bad value before anything connects. */
+export const connectionFlagParsers = {
+  address(value: string): string {
+    if (!HOST_PORT.test(value)) throw new InvalidArgumentError('give host:port, e.g. 127.0.0.1:7233 or <namespace>.<account>.tmprl.cloud:7233');
+    return value;
+  },
+  name(value: string): string {
+    if (value.trim() === '') throw new InvalidArgumentError('must not be blank');
+    return value;
+  },
+};
+
+/** The connection error in one line; when gRPC says only "deadline", one TLS handshake finds out why. */
+async function connectionFailure(err: unknown, t: TemporalSettings): Promise<string> {
+  let why = explainConnectionFailure(err, t);
+  if (why === 'no answer in time' && t.tls !== undefined) {
+    const handshake = await probeTls(t);
+    if (handshake) why = explainConnectionFailure(handshake, t);
+  }
+  const hint = /^(connection refused|unknown host|no answer in time)/.test(why) ? ' Start it with "npm run dev" or set TEMPORAL_ADDRESS.' : '';
+  const via = [t.profile ? `profile "${t.profile}"` : '', t.security === 'plain' ? '' : t.security].filter(Boolean).join(', ');
+  return `cannot reach the Temporal server at ${t.address}${via ? ` (${via})` : ''}: ${why}.${hint}`;
+}
+
 /** Connects to Temporal, runs `fn`, closes the connection whatever happens. */
 export async function withClient(io: CliIO, fn: (client: Client, config: Config) => Promise<void>): Promise<void> {
   const config = cliConfig(io);
   let connection: Connection;
   try {
-    connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: '5s' });
+    connection = await Connection.connect({ ...connectionOptions(config.temporal), connectTimeout: '5s' });
   } catch (err) {
-    throw new CliError(
-      `cannot reach the Temporal server at ${config.TEMPORAL_ADDRESS}: ${firstLine(err)}. Start it with "npm run dev" or set TEMPORAL_ADDRESS.`,
-    );
+    throw new CliError(await connectionFailure(err, config.temporal));
   }
   try {
     await fn(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: dataConverterFor(config.CHAMP_PAYLOAD_KEYS) }), config);

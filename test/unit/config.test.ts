@@ -9,8 +9,12 @@ describe('worker configuration from the environment', () => {
       CHAMP_TASK_QUEUE: 'champ-pipelines',
       LOG_LEVEL: 'info',
       CHAMP_METRICS_PORT: 9464,
-      AWS_REGION: 'us-east-1',
     });
+  });
+
+  it('forces no AWS region: unset, the SDK\'s own chain (a profile\'s region) decides', () => {
+    expect(loadConfig({}).AWS_REGION).toBeUndefined();
+    expect(loadConfig({ AWS_REGION: 'eu-west-1' }).AWS_REGION).toBe('eu-west-1');
   });
 
   it('reads overrides, numbers included', () => {

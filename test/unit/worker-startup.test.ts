@@ -87,9 +87,35 @@ describe('the worker process at startup', () => {
   }, 40_000);
 
   it('fails to reach Temporal in one line, with no credential in anything it printed', async () => {
-    const { code, output } = await runWorker({});
+    const { code, output } = await runWorker({ AWS_REGION: 'eu-west-1' });
     expect(code).toBe(2);
     expect(output).toMatch(/cannot reach the Temporal server at 127\.0\.0\.1:\d+ \(TEMPORAL_ADDRESS\)/);
     for (const secret of [FAKE_SECRET, 'AKIAIOSFODNN7TESTKEY']) expect(output).not.toContain(secret);
+  }, 40_000);
+
+  it('refuses to start without an AWS region, naming AWS_REGION and AWS_PROFILE, before it connects anywhere', async () => {
+    const { code, output } = await runWorker({ AWS_CONFIG_FILE: '/nonexistent/aws-config', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials' });
+    expect(code).toBe(2);
+    expect(output).toContain('champ worker: no AWS region: set AWS_REGION (e.g. AWS_REGION=us-east-1), or AWS_PROFILE to a profile');
+    expect(output).not.toMatch(/cannot reach the Temporal server/);
+  }, 40_000);
+
+  it("takes the region of AWS_PROFILE's section in the AWS config file, forcing none of its own", async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'champ-aws-profile-'));
+    try {
+      const configFile = join(dir, 'config');
+      writeFileSync(configFile, '[profile team]\nregion = ap-southeast-2\n');
+      const { code, output } = await runWorker({ AWS_PROFILE: 'team', AWS_CONFIG_FILE: configFile, AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials') });
+      // Past the region check: the next start-up step (Temporal, on a closed port) is what stops it.
+      expect(code).toBe(2);
+      expect(output).not.toContain('no AWS region');
+      expect(output).toContain('"region":"ap-southeast-2"');
+      expect(output).toMatch(/cannot reach the Temporal server at 127\.0\.0\.1:\d+ \(TEMPORAL_ADDRESS\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 40_000);
 });
