@@ -24,6 +24,7 @@ import type { ActivityDeps } from './deps';
 import * as calls from './endpoint-calls';
 import { createCleanupActivities } from './endpoint-cleanup';
 import { createVerifyActivities } from './endpoint-verify';
+import { waitOnce } from './waiting';
 import type {
   AwaitEndpointInput,
   ConfigRecipe,
@@ -245,14 +246,20 @@ export function createEndpointActivities(deps: ActivityDeps) {
 
   async function awaitEndpoint(input: AwaitEndpointInput): Promise<EndpointState> {
     const env = activityEnv(deps.log);
-    const d = await find(input.endpointName);
-    if (!d) {
-      throw terminal(ErrorTypes.AwsNotFound, `endpoint ${input.endpointName} does not exist: it was deleted while the pipeline waited for it; run the pipeline again`, {
-        endpointName: input.endpointName,
-      });
-    }
-    const c = classifyEndpoint(d);
-    if (c.state === 'in-progress') throw notReady({ resource: `endpoint ${input.endpointName}`, status: c.status, poll: env.attempt });
+    const d = await waitOnce<DescribeEndpointOutput>({
+      env,
+      resource: `endpoint ${input.endpointName}`,
+      check: async () => {
+        const d = await find(input.endpointName);
+        if (!d) {
+          throw terminal(ErrorTypes.AwsNotFound, `endpoint ${input.endpointName} does not exist: it was deleted while the pipeline waited for it; run the pipeline again`, {
+            endpointName: input.endpointName,
+          });
+        }
+        const c = classifyEndpoint(d);
+        return c.state === 'in-progress' ? { done: false, status: c.status, phase: 'running' } : { done: true, value: d };
+      },
+    });
     return calls.endpointState(d, input.endpointName);
   }
 

@@ -5,8 +5,12 @@ import { SpecError, type SpecIssue } from '../spec';
 import { safeParseSpec } from '../spec/parse';
 import type { ValidateSpecInput, ValidateSpecResult } from './types';
 
-/** Poll intervals for the local control plane, where a training job takes seconds. */
-export const LOCAL_POLL = { initialSeconds: 0.5, maxSeconds: 2 };
+/**
+ * Poll intervals for the local control plane, where a training job takes
+ * seconds: the Temporal dev server retries no sooner than about 1 s anyway, and
+ * the waits' fast path catches what ends within the first few seconds.
+ */
+export const LOCAL_POLL = { initialSeconds: 1, maxSeconds: 2 };
 
 /** Where the spec sits in the workflow input: a run started with raw JSON is fixed there. */
 const SPEC_FIELD = 'input.spec';

@@ -1,4 +1,4 @@
-// Training: start (idempotent by name), check once, stop; plus the data fingerprint.
+// Training: start (idempotent by name), wait (check, a fast path, then "not ready"), stop; plus the data fingerprint.
 import {
   CreateTrainingJobCommand,
   DescribeTrainingJobCommand,
@@ -7,7 +7,7 @@ import {
   type DescribeTrainingJobResponse,
   type TrainingInstanceType,
 } from '@aws-sdk/client-sagemaker';
-import { awsCall, awsCallOr, classifyAwsError, errorFacts, isAlreadyExistsError, isNotFoundError, notReady, terminal } from '../aws/errors';
+import { awsCall, awsCallOr, classifyAwsError, errorFacts, isAlreadyExistsError, isNotFoundError, terminal } from '../aws/errors';
 import { createObjectStore, fingerprintLocations } from '../aws/objects';
 import { tagsField } from '../aws/requests';
 import { classifyTrainingJob } from '../aws/status';
@@ -17,6 +17,7 @@ import { localPathOf } from '../artifacts/file-uri';
 import { checkFolderLinks } from '../spec/context';
 import { activityEnv } from './context';
 import { progressHeartbeat } from './progress';
+import { trainingPhase, waitOnce } from './waiting';
 import type { ActivityDeps } from './deps';
 import type {
   AwaitTrainingInput,
@@ -116,13 +117,30 @@ export function createTrainingActivities(deps: ActivityDeps) {
     return { jobName: input.jobName, jobArn: d.TrainingJobArn ?? '', created: false };
   }
 
+  /** How long until SageMaker stops the job at its MaxRuntime, once it is training. */
+  function untilMaxRuntimeMs(d: DescribeTrainingJobResponse): number | undefined {
+    const max = d.StoppingCondition?.MaxRuntimeInSeconds;
+    const start = d.TrainingStartTime?.getTime();
+    if (max === undefined || start === undefined) return undefined;
+    return start + max * 1000 - now().getTime();
+  }
+
   async function awaitTraining(input: AwaitTrainingInput): Promise<TrainingResult> {
     const env = activityEnv(deps.log);
-    const d = await describe(input.jobName);
+    const d = await waitOnce<DescribeTrainingJobResponse>({
+      env,
+      resource: `training job ${input.jobName}`,
+      now: () => now().getTime(),
+      check: async () => {
+        const d = await describe(input.jobName);
+        const c = classifyTrainingJob(d);
+        if (c.state !== 'in-progress') return { done: true, value: d };
+        const phase = trainingPhase(d.SecondaryStatus, d.TrainingJobStatus);
+        const untilForcedEndMs = phase === 'running' ? untilMaxRuntimeMs(d) : undefined;
+        return { done: false, status: c.status, phase, ...(c.reason ? { detail: c.reason } : {}), ...(untilForcedEndMs !== undefined ? { untilForcedEndMs } : {}) };
+      },
+    });
     const c = classifyTrainingJob(d);
-    if (c.state === 'in-progress') {
-      throw notReady({ resource: `training job ${input.jobName}`, status: c.status, poll: env.attempt, ...(c.reason ? { detail: c.reason } : {}) });
-    }
     if (c.state === 'failed') {
       const stopped = d.TrainingJobStatus === 'Stopped';
       throw terminal(

@@ -275,19 +275,25 @@ export interface NotReadyInfo {
   /** The poll number (the activity attempt). */
   poll?: number;
   detail?: string;
+  /** When the next poll should come (overrides the retry policy's backoff for this retry). */
+  nextRetryDelayMs?: number;
 }
 
 /** The benign, retryable failure a check-once-and-throw activity uses to ask for another poll. */
 export function notReady(info: NotReadyInfo): ApplicationFailure {
   const poll = info.poll !== undefined ? ` (poll ${info.poll})` : '';
   const detail = info.detail ? `: ${info.detail}` : '';
-  return ApplicationFailure.create({
+  const failure = ApplicationFailure.create({
     message: `${info.resource} is ${info.status}${detail}; not ready yet${poll}`,
     type: ErrorTypes.NotReady,
     nonRetryable: false,
     category: ApplicationFailureCategory.BENIGN,
     details: [{ resource: info.resource, status: info.status, ...(info.poll !== undefined ? { poll: info.poll } : {}) }],
+    ...(info.nextRetryDelayMs !== undefined ? { nextRetryDelay: info.nextRetryDelayMs } : {}),
   });
+  // A poll is not a fault: no stack trace to store with every retry or show in the UI.
+  failure.stack = '';
+  return failure;
 }
 
 /** A non-retryable failure of our own vocabulary (TrainingFailed, EndpointFailed, ...). */

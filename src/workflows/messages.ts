@@ -43,7 +43,7 @@ export interface PipelineInput {
   trigger?: PipelineTrigger;
   /** Who started the run (a user name, or the schedule id). Recorded, never trusted for approval. */
   requestedBy?: string;
-  /** Retry-as-poll intervals for the long waits; defaults 10 s growing to 60 s (AWS). Local runs pass about 1 s. */
+  /** Retry-as-poll intervals for the long waits; defaults 10 s growing to 300 s (AWS), each wait picking its interval within them. Local runs pass about 1 s. */
   poll?: { initialSeconds?: number; maxSeconds?: number };
 }
 

@@ -16,8 +16,15 @@ import { durationMs } from '../spec/duration';
 import { ErrorTypes, NON_RETRYABLE_ERROR_TYPES } from '../shared';
 import type { PipelineInput } from './messages';
 
-/** Retry-as-poll intervals for the long waits, in seconds: AWS pace. */
-const DEFAULT_POLL = { initialSeconds: 10, maxSeconds: 60 };
+/**
+ * Retry-as-poll intervals for the long waits, in seconds: AWS pace. The wait
+ * activities pick each next interval within these bounds (a fifth of the time
+ * already waited, src/activities/waiting.ts), so a job of hours is described
+ * about 12 times an hour and noticed at most 5 minutes late. Changing these
+ * changes the retry policy of activities scheduled from now on; replay does not
+ * compare retry policies, and runs in flight keep theirs.
+ */
+const DEFAULT_POLL = { initialSeconds: 10, maxSeconds: 300 };
 
 export interface PollIntervals {
   initialMs: number;
