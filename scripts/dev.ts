@@ -39,6 +39,8 @@ async function main(): Promise<void> {
   console.log(`  Temporal      ${stack.temporalAddress}`);
   console.log(`  Web UI        ${stack.uiUrl}`);
   if (stack.sageMakerUrl) console.log(`  SageMaker     ${stack.sageMakerUrl} (local control plane)`);
+  if (stack.images.kind === 'registry') console.log(`  Images        ${stack.images.registry} (pushed through ECR at ${stack.images.ecrUrl})`);
+  if (stack.images.kind === 'store') console.log(`  Images        local image store (${stack.images.reason})`);
   if (stack.codecUrl) console.log(`  Codec server  ${stack.codecUrl} (payloads are encrypted; the Web UI decodes through it)`);
   if (hint) console.log(`  In another terminal first:  ${hint}`);
   console.log(`  Start a pipeline:  npx champ run examples/claims-severity/pipeline.yaml --wait`);

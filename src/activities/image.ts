@@ -5,9 +5,9 @@ import {
   DescribeRepositoriesCommand,
   GetAuthorizationTokenCommand,
 } from '@aws-sdk/client-ecr';
-import { stat, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
+import { isLoopbackUrl } from '../aws/clients';
 import { awsCall, classifyAwsError, hasErrorCode, retryable, terminal } from '../aws/errors';
 import { contextDigest } from '../artifacts/build-context';
 import { defaultImageStore, snapshotContext, tagForDigest } from '../artifacts/image-store';
@@ -15,11 +15,20 @@ import { ErrorTypes } from '../shared';
 import { checkContextFiles } from '../spec/context';
 import { activityEnv, type ActivityEnv } from './context';
 import type { ActivityDeps } from './deps';
-import { spawnDockerRunner, type DockerResult, type DockerRunner } from './docker';
+import { privateDockerConfig, spawnDockerRunner, type DockerResult, type DockerRunner } from './docker';
 import { HEARTBEAT_EVERY_MS, progressHeartbeat } from './progress';
 import type { BuildImageInput, BuildImageResult } from './types';
 
-const AUTH_FAILURE = /denied|unauthori[sz]ed|authentication required|no basic auth credentials|authorization token has expired|401|403/i;
+const AUTH_FAILURE = /denied|unauthori[sz]ed|authentication required|no basic auth credentials|authorization token has expired|incorrect username or password|\b40[13]\b/i;
+/** The engine speaks HTTPS to a registry that answers plain HTTP: no retry mends that. */
+const PLAIN_HTTP_REGISTRY = /server gave HTTP response to HTTPS client/i;
+
+/** Why `docker login` failed: the registry refused the credentials, the engine cannot talk to it as configured, or anything else (a network failure, worth a retry). */
+export function loginFailureKind(output: string): 'refused' | 'plain-http' | 'network' {
+  if (PLAIN_HTTP_REGISTRY.test(output)) return 'plain-http';
+  if (AUTH_FAILURE.test(output)) return 'refused';
+  return 'network';
+}
 
 /** Removes every occurrence of each secret from text bound for logs, errors or results. */
 export function redact(text: string, secrets: readonly string[]): string {
@@ -128,11 +137,19 @@ export function createImageActivities(deps: ImageDeps) {
     return { host: repositoryUri.split('/')[0]!, password, secrets: [token, password, decoded] };
   }
 
+  /** What to do when the registry refuses the token: in the words of where the token came from. */
+  function refusedLoginFix(): string {
+    if (deps.clients.ecrEndpoint && isLoopbackUrl(deps.clients.ecrEndpoint)) {
+      return `The ECR endpoint ${deps.clients.ecrEndpoint} is the local control plane, whose registry takes any token: check that CHAMP_LOCAL_REGISTRY names a registry without authentication (scripts/engine/ensure.sh starts one on 127.0.0.1:5000), or unset AWS_ENDPOINT_URL_ECR to build into the local image store.`;
+    }
+    return "Check that the worker's role may call ecr:GetAuthorizationToken and push to this repository (ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload, ecr:PutImage, ecr:BatchCheckLayerAvailability), and that the repository is in the account and region of the ECR endpoint.";
+  }
+
   /** Logs in with a fresh token and pushes; one more round with another fresh token when the registry refuses. */
   async function loginAndPush(env: ActivityEnv, imageUri: string, repositoryUri: string): Promise<void> {
-    // A private credential store for this push only: the token never lands in ~/.docker.
-    const dockerConfig = await mkdtemp(path.join(tmpdir(), 'champ-docker-'));
-    const childEnv = { DOCKER_CONFIG: dockerConfig };
+    // A private credential store for this push only (the token never lands in ~/.docker), that keeps the user's engine.
+    const dockerConfig = await privateDockerConfig();
+    const childEnv = dockerConfig.env;
     // Every token seen so far, so output from a later round cannot reveal an earlier one.
     const secrets: string[] = [];
     try {
@@ -146,22 +163,38 @@ export function createImageActivities(deps: ImageDeps) {
           ...(env.signal ? { signal: env.signal } : {}),
         });
         if (loginResult.code !== 0) {
+          // Cancelled: the attempt is abandoned, not failed.
+          env.signal?.throwIfAborted();
           const output = redact(loginResult.output, secrets).slice(-500);
-          if (round === 1) {
-            env.log.warn('docker login rejected the registry token; retrying with a fresh one', { registry: login.host });
-            continue;
-          }
-          if (AUTH_FAILURE.test(output)) {
+          const kind = loginFailureKind(output);
+          if (kind === 'plain-http') {
             throw terminal(
               ErrorTypes.AwsAccessDenied,
-              `docker login to ${login.host} was rejected twice with fresh ECR tokens: ${output}. Check that the worker's role may call ecr:GetAuthorizationToken and push to this repository.`,
-              { registry: login.host },
+              `docker login to ${login.host} failed: the Docker engine speaks HTTPS to it and it answers plain HTTP (${output}). ` +
+                `Add ${login.host} to the engine's insecure registries (dockerd --insecure-registry, or "insecure-registries" in daemon.json; loopback addresses are insecure by default), or serve the registry over TLS.`,
+              { registry: login.host, reason: kind },
             );
           }
-          throw retryable(ErrorTypes.AwsRetryable, `docker login to ${login.host} failed: ${output}`, { registry: login.host });
+          if (kind === 'network') {
+            // A fresh token cannot mend an unreachable registry: the activity's retry policy tries again later.
+            throw retryable(ErrorTypes.AwsRetryable, `docker login to ${login.host} failed, not for its credentials (a network failure?); retrying: ${output}`, {
+              registry: login.host,
+              reason: kind,
+            });
+          }
+          if (round === 1) {
+            env.log.warn('docker login: the registry refused the token; retrying with a fresh one', { registry: login.host });
+            continue;
+          }
+          throw terminal(
+            ErrorTypes.AwsAccessDenied,
+            `docker login to ${login.host} was refused twice, each time with a fresh ECR token: ${output}. ${refusedLoginFix()}`,
+            { registry: login.host, reason: kind },
+          );
         }
         const push = await runWithHeartbeat(env, 'push', ['push', imageUri], { env: childEnv, secrets });
         if (push.code === 0) return;
+        env.signal?.throwIfAborted();
         const output = redact(push.output, secrets).slice(-800);
         if (round === 1 && AUTH_FAILURE.test(output)) {
           env.log.warn('the registry refused the push (expired token?); logging in again with a fresh token', { imageUri });
@@ -171,7 +204,7 @@ export function createImageActivities(deps: ImageDeps) {
         throw retryable(ErrorTypes.AwsRetryable, `docker push ${imageUri} failed: ${output}`, { imageUri });
       }
     } finally {
-      await rm(dockerConfig, { recursive: true, force: true }).catch(() => undefined);
+      await dockerConfig.remove();
     }
   }
 
@@ -262,6 +295,26 @@ export function createImageActivities(deps: ImageDeps) {
     return { imageUri: snap.imageUri, contentHash: digest, built };
   }
 
+  /**
+   * Whether this build goes to ECR (build, log in, push) rather than into the
+   * local image store: against AWS always; in local mode when an ECR endpoint is
+   * configured (the control plane's, over its registry), unless the control plane
+   * runs containers as processes, which run local images only.
+   */
+  function pushesToEcr(env: ActivityEnv): boolean {
+    if (!deps.clients.local) return true;
+    if (!deps.clients.ecrEndpoint) return false;
+    const isolation = deps.localIsolation ?? 'auto';
+    if (isolation === 'namespace' || isolation === 'env') {
+      env.log.info('an ECR endpoint is configured, but CHAMP_LOCAL_ISOLATION runs local images only: building into the local image store', {
+        ecrEndpoint: deps.clients.ecrEndpoint,
+        isolation,
+      });
+      return false;
+    }
+    return true;
+  }
+
   async function buildImage(input: BuildImageInput): Promise<BuildImageResult> {
     const env = activityEnv(deps.log);
     const { image, pipeline } = input;
@@ -285,7 +338,7 @@ export function createImageActivities(deps: ImageDeps) {
         rethrowIfCancelled(env, err);
         throw terminal(ErrorTypes.InvalidSpec, `image.context: ${(err as Error).message}`, { field: 'image.context', contextDir });
       }
-      if (deps.clients.local) return await localBuild(env, beat, { contextDir, repository, digest, dockerfile: image.dockerfile });
+      if (!pushesToEcr(env)) return await localBuild(env, beat, { contextDir, repository, digest, dockerfile: image.dockerfile });
     } finally {
       beat.stop();
     }

@@ -2,10 +2,11 @@
 // local SageMaker control plane and a worker. Used by `npm run dev` and the demo.
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { spawnDockerRunner } from '../activities/docker';
 import { AesGcmCodec } from '../codec';
 import { startCodecServer } from '../codec/server';
 import { loadConfig } from '../config';
-import { startLocalSageMaker } from '../local';
+import { loadLocalConfig, startLocalSageMaker } from '../local';
 import { startDevServer } from '../temporal-server';
 import { startWorker } from '../worker';
 
@@ -26,7 +27,30 @@ export interface Stack {
   sageMakerUrl?: string;
   /** The codec server the Web UI uses, when payloads are encrypted. */
   codecUrl?: string;
+  /** Where built images go: the local registry through the control plane's ECR API, or the local image store. */
+  images: { kind: 'registry'; registry: string; ecrUrl: string } | { kind: 'store'; reason: string } | { kind: 'aws' };
   stop(): Promise<void>;
+}
+
+/**
+ * Why built images cannot go to the local registry through the control plane's
+ * ECR (then they stay in the local image store, as process mode needs), or
+ * undefined when they can: a Docker engine answers, the registry answers, and
+ * the isolation setting runs Docker containers.
+ */
+export async function registryUnusable(registry: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  const isolation = env.CHAMP_LOCAL_ISOLATION || 'auto';
+  if (isolation === 'namespace' || isolation === 'env') return `CHAMP_LOCAL_ISOLATION=${isolation} runs local images only`;
+  const info = await spawnDockerRunner().run(['info', '--format', '{{.ServerVersion}}'], { timeoutMs: 15_000 });
+  if (info.code !== 0) return 'no Docker engine answers `docker info` (scripts/engine/ensure.sh starts one)';
+  try {
+    const res = await fetch(`http://${registry}/v2/`, { signal: AbortSignal.timeout(3000) });
+    await res.body?.cancel();
+    if (!res.ok) return `the registry at ${registry} answered ${res.status} to GET /v2/`;
+  } catch (err) {
+    return `no registry answers at ${registry} (${(err as Error).message}; scripts/engine/ensure.sh starts one, CHAMP_LOCAL_REGISTRY names another)`;
+  }
+  return undefined;
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
@@ -59,11 +83,27 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     stops.push(() => temporal.stop());
 
     let sageMakerUrl: string | undefined;
+    let images: Stack['images'] = { kind: 'aws' };
+    const ecr: Record<string, string> = {};
     if (opts.sageMakerPort !== undefined) {
       // Its image store defaults as the worker's does (CHAMP_IMAGE_STORE, else <home>/images), so both find the same images.
       const local = await startLocalSageMaker({ port: opts.sageMakerPort, stateDir: home });
       stops.push(() => local.close());
       sageMakerUrl = local.url;
+      // With an engine and a registry, builds go the way they go on AWS: pushed through ECR's API, pulled by training.
+      const registry = loadLocalConfig().CHAMP_LOCAL_REGISTRY;
+      const explicit = process.env.AWS_ENDPOINT_URL_ECR;
+      const unusable = explicit ? undefined : await registryUnusable(registry);
+      if (explicit) {
+        images = { kind: 'registry', registry, ecrUrl: explicit };
+      } else if (unusable) {
+        images = { kind: 'store', reason: unusable };
+      } else {
+        images = { kind: 'registry', registry, ecrUrl: sageMakerUrl };
+        ecr.AWS_ENDPOINT_URL_ECR = sageMakerUrl;
+      }
+      if (images.kind === 'registry') opts.log.info({ ecr: images.ecrUrl, registry }, 'built images are pushed to the local registry through the ECR API');
+      else opts.log.info(`built images stay in the local image store: ${unusable ?? ''}`);
     }
 
     const config = loadConfig({
@@ -72,13 +112,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       CHAMP_HOME: home,
       CHAMP_UI_URL: temporal.uiUrl,
       ...(sageMakerUrl ? { AWS_ENDPOINT_URL_SAGEMAKER: sageMakerUrl, AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: sageMakerUrl } : {}),
+      ...ecr,
     });
     const worker = await startWorker(config, opts.log);
     stops.push(async () => {
       if (worker.worker.getState() === 'RUNNING') worker.worker.shutdown();
       await worker.done;
     });
-    return { temporalAddress: temporal.address, uiUrl: temporal.uiUrl, sageMakerUrl, codecUrl, stop };
+    return { temporalAddress: temporal.address, uiUrl: temporal.uiUrl, sageMakerUrl, codecUrl, images, stop };
   } catch (err) {
     await stop();
     throw err;
