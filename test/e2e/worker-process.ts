@@ -21,6 +21,8 @@ export interface WorkerProcessOptions {
   taskQueue: string;
   sageMakerUrl: string;
   home: string;
+  /** Variables added to (or replacing) the worker's environment, e.g. a TLS connection's. */
+  env?: Record<string, string>;
 }
 
 /** Starts a worker process and resolves once it polls its task queue. */
@@ -47,6 +49,7 @@ export async function startWorkerProcess(opts: WorkerProcessOptions, readyTimeou
       CHAMP_WORKFLOW_BUNDLE: resolve(runDir, 'workflow-bundle.js'),
       LOG_LEVEL: 'info',
       LOG_FORMAT: 'json',
+      ...opts.env,
     },
   });
   let out = '';

@@ -1,0 +1,126 @@
+// The worker and the CLI reach Temporal through mTLS, configured only through
+// the temporal CLI's variables: the run's dev server behind a TLS proxy that
+// requires a client certificate from the test's CA. A pipeline completes over
+// it; a wrong CA or a missing client certificate fails fast, saying which.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { runCli } from '../../src/client';
+import { temporalAddress, uniqueTaskQueue } from '../harness/temporal';
+import { startE2e, uniqueSuffix, type E2eEnv } from '../e2e/helpers';
+import { startWorkerProcess } from '../e2e/worker-process';
+import { makeCertificates, startTlsProxy, type Certificates, type TlsProxy } from '../support/tls';
+
+jest.setTimeout(180_000);
+
+let certs: Certificates;
+let proxy: TlsProxy;
+let env: E2eEnv;
+
+beforeAll(async () => {
+  certs = makeCertificates();
+  proxy = await startTlsProxy(certs, temporalAddress(), true);
+  env = await startE2e();
+});
+
+afterAll(async () => {
+  await env?.stop();
+  await proxy?.close();
+  certs?.remove();
+});
+
+/** The temporal CLI's variables for mTLS to the proxy; no TEMPORAL_ADDRESS: the CLI gets --address. */
+function mtlsVariables(ca = certs.caCert): Record<string, string> {
+  return {
+    TEMPORAL_TLS_SERVER_CA_CERT_PATH: ca,
+    TEMPORAL_TLS_CLIENT_CERT_PATH: certs.clientCert,
+    TEMPORAL_TLS_CLIENT_KEY_PATH: certs.clientKey,
+  };
+}
+
+async function champ(args: string[], cliEnv: NodeJS.ProcessEnv): Promise<{ code: number; out: string[]; err: string[]; ms: number }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const started = Date.now();
+  const code = await runCli(args, { out: (l) => out.push(l), err: (l) => err.push(l), env: cliEnv });
+  return { code, out: out.flatMap((l) => l.split('\n')), err: err.flatMap((l) => l.split('\n')), ms: Date.now() - started };
+}
+
+it('a worker and the CLI complete a pipeline through mTLS, every connection through the proxy', async () => {
+  const taskQueue = uniqueTaskQueue('tls');
+  const worker = await startWorkerProcess({
+    taskQueue,
+    sageMakerUrl: env.sageMakerUrl,
+    home: env.home,
+    env: { TEMPORAL_ADDRESS: proxy.address, ...mtlsVariables() },
+  });
+  try {
+    expect(worker.output()).toContain('"temporalSecurity":"mTLS"');
+    const workerConnections = proxy.accepted();
+    expect(workerConnections).toBeGreaterThan(0);
+
+    const specFile = join(env.home, `tls-${uniqueSuffix()}.yaml`);
+    writeFileSync(specFile, toYaml(env.makeSpec()));
+    const id = `tls-${uniqueSuffix()}`;
+    const run = await champ(['run', specFile, '--id', id, '--wait', '--poll-seconds', '0.2', '--address', proxy.address], {
+      ...mtlsVariables(),
+      CHAMP_TASK_QUEUE: taskQueue,
+    });
+    expect(run.err).toEqual([]);
+    expect(run.out[0]).toBe(`started ${id}`);
+    expect(run.out.at(-1)).toBe(`${id}: deployed`);
+    expect(run.code).toBe(0);
+    expect(proxy.accepted()).toBeGreaterThan(workerConnections);
+
+    // The same server, read back through the flags alone: --address wins over a wrong TEMPORAL_ADDRESS.
+    const status = await champ(['status', id, '--address', proxy.address], { ...mtlsVariables(), TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(status.out[0]).toBe(`${id}: COMPLETED`);
+  } finally {
+    await worker.kill();
+  }
+});
+
+it('a CA that did not sign the server certificate fails the CLI in one line naming the CA setting, within 15 s', async () => {
+  const refusedBefore = proxy.refused();
+  const r = await champ(['list', '--address', proxy.address], mtlsVariables(certs.otherCaCert));
+  expect(r.code).toBe(1);
+  expect(r.out).toEqual([]);
+  expect(r.err).toEqual([
+    `champ: cannot reach the Temporal server at ${proxy.address} (mTLS): the server's TLS certificate is not signed by the CA champ trusts: set TEMPORAL_TLS_SERVER_CA_CERT_PATH to the CA that signed it (the system roots are used when unset).`,
+  ]);
+  expect(r.ms).toBeLessThan(15_000);
+  expect(proxy.refused()).toBeGreaterThan(refusedBefore);
+});
+
+it('a missing client certificate fails the CLI naming the client certificate settings', async () => {
+  const r = await champ(['list'], { TEMPORAL_ADDRESS: proxy.address, TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.caCert });
+  expect(r.code).toBe(1);
+  expect(r.err).toHaveLength(1);
+  expect(r.err[0]).toContain(`cannot reach the Temporal server at ${proxy.address} (TLS)`);
+  expect(r.err[0]).toContain('set TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH');
+  expect(r.ms).toBeLessThan(15_000);
+});
+
+it('a plain connection to the TLS port says TLS may be wanted', async () => {
+  const r = await champ(['list', '--address', proxy.address], {});
+  expect(r.code).toBe(1);
+  expect(r.err[0]).toContain('set TEMPORAL_TLS=true');
+});
+
+it('a worker given the wrong CA exits at start with code 2 and the same explanation', async () => {
+  const started = Date.now();
+  const failed = await startWorkerProcess({
+    taskQueue: uniqueTaskQueue('tls-wrong-ca'),
+    sageMakerUrl: env.sageMakerUrl,
+    home: env.home,
+    env: { TEMPORAL_ADDRESS: proxy.address, ...mtlsVariables(certs.otherCaCert) },
+  }).then(
+    async (w) => {
+      await w.kill();
+      return undefined;
+    },
+    (err: Error) => err.message,
+  );
+  expect(failed).toContain(`champ worker: cannot reach the Temporal server at ${proxy.address} (TEMPORAL_ADDRESS, mTLS): the server's TLS certificate is not signed by the CA champ trusts`);
+  expect(Date.now() - started).toBeLessThan(60_000);
+});
