@@ -2,10 +2,14 @@
 // the temporal CLI's variables: the run's dev server behind a TLS proxy that
 // requires a client certificate from the test's CA. A pipeline completes over
 // it; a wrong CA or a missing client certificate fails fast, saying which.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { runCli } from '../../src/client';
+import { loadConfig } from '../../src/config';
+import { findTemporalBinary } from '../../src/temporal-server';
 import { temporalAddress, uniqueTaskQueue } from '../harness/temporal';
 import { startE2e, uniqueSuffix, type E2eEnv } from '../e2e/helpers';
 import { startWorkerProcess } from '../e2e/worker-process';
@@ -123,4 +127,48 @@ it('a worker given the wrong CA exits at start with code 2 and the same explanat
   );
   expect(failed).toContain(`champ worker: cannot reach the Temporal server at ${proxy.address} (TEMPORAL_ADDRESS, mTLS): the server's TLS certificate is not signed by the CA champ trusts`);
   expect(Date.now() - started).toBeLessThan(60_000);
+});
+
+/** The `temporal ...` and `champ ...` lines of the ```sh blocks of docs/temporal-cloud.md. */
+function docCommands(): string[] {
+  const doc = readFileSync(resolve(__dirname, '../../docs/temporal-cloud.md'), 'utf8');
+  return [...doc.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1]!.split('\n')).filter((l) => /^(temporal|champ) /.test(l));
+}
+
+it("docs/temporal-cloud.md: its profile commands make profiles champ reads, and its mTLS profile lists runs through the proxy", async () => {
+  const temporal = findTemporalBinary('temporal');
+  if (!temporal) throw new Error('the temporal CLI is not installed (npm run temporal:install)');
+  const home = mkdtempSync(join(tmpdir(), 'champ-doc-home-'));
+  try {
+    mkdirSync(join(home, 'certs'));
+    copyFileSync(certs.caCert, join(home, 'certs', 'ca.pem'));
+    copyFileSync(certs.clientCert, join(home, 'certs', 'client.pem'));
+    copyFileSync(certs.clientKey, join(home, 'certs', 'client.key'));
+    // Only what the doc's shell lines read: HOME (the profile file and the certificates) and the API key variable.
+    const shellEnv = { PATH: `${dirname(temporal)}:${process.env.PATH ?? ''}`, HOME: home, TEMPORAL_CLOUD_API_KEY: 'doc-test-key' };
+    const lines = docCommands();
+    const champLines = lines.filter((l) => l.startsWith('champ '));
+    expect(champLines).toEqual(['champ --profile prod list', 'champ --profile prod-mtls list']);
+    for (const line of lines.filter((l) => l.startsWith('temporal config set '))) {
+      execFileSync('bash', ['-c', line], { env: shellEnv, stdio: 'pipe', timeout: 30_000 });
+    }
+    // The API key profile as champ reads it (no Temporal Cloud is reachable from a test).
+    const prod = loadConfig({ HOME: home, TEMPORAL_PROFILE: 'prod' });
+    expect(prod.temporal).toMatchObject({ address: 'us-east-1.aws.api.temporal.io:7233', namespace: 'ml-pipelines.a1b2c', apiKey: 'doc-test-key', tls: true, profile: 'prod' });
+
+    // The mTLS profile, its address pointed at the proxy in front of the run's dev server (namespace "default").
+    execFileSync(temporal, ['config', 'set', '--profile', 'prod-mtls', '--prop', 'address', '--value', proxy.address], { env: shellEnv, stdio: 'pipe' });
+    execFileSync(temporal, ['config', 'set', '--profile', 'prod-mtls', '--prop', 'namespace', '--value', 'default'], { env: shellEnv, stdio: 'pipe' });
+    const accepted = proxy.accepted();
+    const list = await champ(champLines[1]!.split(' ').slice(1), { HOME: home });
+    expect(list.err).toEqual([]);
+    expect(list.code).toBe(0);
+    expect(proxy.accepted()).toBeGreaterThan(accepted);
+
+    for (const line of lines.filter((l) => l.startsWith('temporal operator search-attribute create '))) {
+      execFileSync('bash', ['-c', line], { env: { ...shellEnv, TEMPORAL_ADDRESS: temporalAddress() }, stdio: 'pipe', timeout: 30_000 });
+    }
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 });
