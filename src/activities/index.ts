@@ -6,13 +6,15 @@ import { createImageActivities } from './image';
 import { createRegistryActivities } from './registry';
 import { validateSpec } from './spec';
 import { createTrainingActivities } from './training';
-import type { PipelineActivities } from './types';
+import { createTransformActivities } from './transform';
+import type { PipelineActivities, TransformActivities } from './types';
 
-export function createActivities(deps: ActivityDeps): PipelineActivities {
+export function createActivities(deps: ActivityDeps): PipelineActivities & TransformActivities {
   return {
     validateSpec: (input) => validateSpec(input, deps.clients.local),
     ...createImageActivities(deps),
     ...createTrainingActivities(deps),
+    ...createTransformActivities(deps),
     ...createRegistryActivities(deps),
     ...createEndpointActivities(deps),
   };

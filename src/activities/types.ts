@@ -272,5 +272,75 @@ export interface DataActivities {
   fingerprintData(input: FingerprintDataInput): Promise<FingerprintDataResult>;
 }
 
+// --- batch transform ---------------------------------------------------------
+export interface ModelPackageInput {
+  modelPackageGroupName: string;
+  /** The version to run; or give its ARN. */
+  version?: number;
+  modelPackageArn?: string;
+}
+export interface ModelPackageInfo {
+  modelPackageArn: string;
+  version: number;
+  imageUri: string;
+  modelArtifact: string;
+  approval: string;
+}
+export interface TransformDataInput {
+  /** An S3 (or, locally, file://) prefix: a folder, or one file. */
+  uri: string;
+  contentType?: string;
+  /** `Line`: one request per line, the answers assembled one per line. */
+  splitType: 'None' | 'Line';
+}
+export interface StartTransformInput {
+  jobName: string;
+  modelName: string;
+  input: TransformDataInput;
+  outputUri: string;
+  accept?: string;
+  instanceType: string;
+  instanceCount: number;
+  tags: Record<string, string>;
+}
+export interface StartTransformResult {
+  jobName: string;
+  jobArn: string;
+  created: boolean;
+  /** Objects under the input location when the job was started (progress is counted against them). */
+  inputObjects: number;
+}
+export interface AwaitTransformInput {
+  jobName: string;
+  outputUri: string;
+  inputObjects?: number;
+}
+export interface TransformResult {
+  jobName: string;
+  status: 'Completed';
+  /** Where the answers are: `<outputUri>/<input key>.out`. */
+  outputUri: string;
+  outputObjects: number;
+  seconds: number;
+}
+export interface StopTransformInput {
+  jobName: string;
+}
+
+/** Batch transform's quick calls (the control group's options). */
+export interface TransformControlActivities {
+  describeModelPackage(input: ModelPackageInput): Promise<ModelPackageInfo>;
+  startTransform(input: StartTransformInput): Promise<StartTransformResult>;
+  stopTransform(input: StopTransformInput): Promise<void>;
+}
+
+/** Check-once-and-throw over a transform job: call with a poll retry policy and the transform deadline. */
+export interface TransformWaitActivities {
+  awaitTransform(input: AwaitTransformInput): Promise<TransformResult>;
+}
+
+/** What the batchTransform workflow calls beyond the pipeline's activities. */
+export interface TransformActivities extends TransformControlActivities, TransformWaitActivities {}
+
 /** Every activity the pipeline workflow calls. */
 export interface PipelineActivities extends ControlActivities, TrainingWaitActivities, EndpointWaitActivities, BuildActivities, DataActivities {}

@@ -313,6 +313,8 @@ export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<
     }
     if (!isObject(parsed as JsonObject)) throw new SageMakerError('SerializationException', 'The request body must be a JSON object.');
     const out = await handler(ctx, parsed as JsonObject);
+    // What the answer tells (or what a describe shows) is on disk before the caller hears it.
+    await state.flush();
     sendJson(res, 200, out);
   }
 
@@ -351,6 +353,7 @@ export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<
     const body = await readBody(req, 1024 * 1024);
     if (req.method === 'POST' && path === '/_champ/reset') {
       await resetAll();
+      await state.flush();
       sendJson(res, 200, { ok: true }, { 'content-type': 'application/json' });
     } else if (req.method === 'POST' && path === '/_champ/faults') {
       let parsed: unknown;

@@ -1,7 +1,14 @@
 // Resource records of the local control plane, kept in memory and written to
-// one JSON file (atomically: temp file + rename) after every change, so a
-// restart of the control plane finds every record as it was.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+// one JSON file (atomically: temp file + rename, fsync'd), so a restart of the
+// control plane finds every record as it was.
+//
+// Writes are batched: save() marks the state changed and one write, off the
+// event loop, carries every change made until it starts (a group commit).
+// The server awaits flush() before it answers a request, so whatever a caller
+// was told (a job created, an endpoint InService) is on disk first; a crash
+// loses at most changes nobody was told of yet, as SageMaker itself may.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { VariantSpec } from './runtime';
 import type { ENDPOINT_STATUSES, PROCESSING_JOB_STATUSES, TRAINING_JOB_STATUSES, TRANSFORM_JOB_STATUSES } from '../aws/status';
@@ -168,13 +175,21 @@ export class StateStore {
   data: StateData;
   /** When frozen (the server is going down), changes are no longer written: what a crash would leave. */
   private frozen = false;
+  /** Changed since the last write began. */
+  private dirty = false;
+  private scheduled = false;
+  /** The write loop in progress: it ends once nothing is left to write. */
+  private writing: Promise<void> | undefined;
+  /** How many whole-file writes were made (for tests and benchmarks). */
+  writes = 0;
+  private tmpSeq = 0;
 
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
     this.file = join(dir, 'state.json');
     // A crash between writing a temp file and renaming it leaves the temp file; state.json itself is whole.
     for (const f of readdirSync(dir)) {
-      if (/^state\.json\.\d+\.tmp$/.test(f)) rmSync(join(dir, f), { force: true });
+      if (/^state\.json\.\d+(\.\d+)?\.tmp$/.test(f)) rmSync(join(dir, f), { force: true });
     }
     this.data = existsSync(this.file) ? StateStore.load(this.file) : emptyState();
   }
@@ -195,19 +210,63 @@ export class StateStore {
     return { ...emptyState(), ...parsed };
   }
 
-  /** Writes the whole state atomically. Call after every change. */
+  /**
+   * Records that the state changed: call after every change. The write comes
+   * moments later, shared with every other change made meanwhile; flush()
+   * waits for it.
+   */
   save(): void {
     if (this.frozen) return;
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    const fd = openSync(tmp, 'w');
+    this.dirty = true;
+    if (this.writing || this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      // A failed background write leaves the state dirty; the next flush() tries again and reports it.
+      this.drain().catch(() => undefined);
+    });
+  }
+
+  /** Resolves once every change saved so far is on disk (at once when there is none). */
+  flush(): Promise<void> {
+    if (!this.dirty && !this.writing) return Promise.resolve();
+    return this.drain();
+  }
+
+  private drain(): Promise<void> {
+    if (this.writing) return this.writing;
+    const loop = async (): Promise<void> => {
+      while (this.dirty && !this.frozen) {
+        this.dirty = false;
+        try {
+          await this.write(JSON.stringify(this.data, null, 1));
+        } catch (err) {
+          this.dirty = true;
+          throw err;
+        }
+      }
+    };
+    // finally() runs after this assignment even when the loop has nothing to do.
+    const run: Promise<void> = loop().finally(() => {
+      if (this.writing === run) this.writing = undefined;
+    });
+    this.writing = run;
+    return run;
+  }
+
+  private async write(text: string): Promise<void> {
+    // One temp name per write: two stores on one folder (a restart within one process) never share one.
+    const tmp = `${this.file}.${process.pid}.${++this.tmpSeq}.tmp`;
+    const fh = await open(tmp, 'w');
     try {
-      writeSync(fd, JSON.stringify(this.data, null, 1));
+      await fh.writeFile(text);
       // Without it, a power loss after the rename can leave an empty state.json (delayed allocation).
-      fsyncSync(fd);
+      await fh.sync();
     } finally {
-      closeSync(fd);
+      await fh.close();
     }
-    renameSync(tmp, this.file);
+    await rename(tmp, this.file);
+    this.writes++;
   }
 
   freeze(): void {

@@ -3,4 +3,8 @@
 // every exported function as a workflow type (evaluateGate lives in ./gate).
 export { trainingPipeline } from './pipeline';
 export * from './messages';
+export { batchTransform, transformStatusQuery } from './transform';
+export type { BatchTransformInput, BatchTransformResult, BatchTransformStatus, TransformStage } from './transform';
+export { buildImage, imageBuildStatusQuery } from './build-image';
+export type { ImageBuildInput, ImageBuildResult, ImageBuildStatus } from './build-image';
 export type { GateChampion, GateResult, GateRuleResult, RuleVerdict } from './gate';

@@ -32,7 +32,7 @@ export interface PollIntervals {
 }
 
 /** Quick control-plane calls: retried with backoff, except for errors no retry can mend. */
-const CONTROL_OPTIONS: wf.ActivityOptions = {
+export const CONTROL_OPTIONS: wf.ActivityOptions = {
   startToCloseTimeout: '2m',
   retry: {
     initialInterval: '1s',
