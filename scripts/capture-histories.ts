@@ -14,6 +14,7 @@ import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { injectFault } from '../src/local/admin-client';
+import { QUOTA_RETRY } from '../src/aws/errors';
 import type { PipelineSpec } from '../src/spec';
 import { executableFor, searchAttributeKeys, withStartRetries } from '../src/temporal-server';
 import {
@@ -135,12 +136,13 @@ const SCENARIOS: Record<string, Scenario> = {
     },
   },
   'failed-compensated': {
-    summary: 'CreateEndpointConfig fails for good (an account limit): the model is deleted and the package rejected, the run fails',
+    summary: 'CreateEndpointConfig fails for good (an account limit, still reached after the quota retries): the model is deleted and the package rejected, the run fails',
     async run(r) {
+      // A quota error is retried with a long backoff (src/aws/errors.ts): refused on every attempt, it fails for good (about 3.5 minutes).
       await injectFault(r.env.sageMakerUrl, {
         operation: 'CreateEndpointConfig',
         mode: 'error',
-        count: 1,
+        count: QUOTA_RETRY.attempts,
         errorType: 'ResourceLimitExceeded',
         httpStatus: 400,
         message: "The account-level service limit 'ml.m5.large for endpoint usage' is 0 Instances, with current utilization of 0 Instances and a request delta of 1 Instances.",

@@ -1,6 +1,7 @@
 // Errors are classified once, here, at the activity boundary: every AWS SDK
 // error becomes an ApplicationFailure whose type and retryability the
 // workflow's retry policies act on, with a message a person can act on.
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import { isThrottlingError, isTransientError } from '@smithy/service-error-classification';
 import { ErrorTypes, type ErrorType } from '../shared';
@@ -198,7 +199,7 @@ function advice(category: Category, ctx: AwsErrorContext): string {
     case 'validation':
       return 'AWS rejected the request: fix the value it names (usually in the pipeline spec) and run the pipeline again.';
     case 'quota':
-      return 'An account quota is reached: delete unused resources or request a quota increase (Service Quotas), then run again.';
+      return 'An account quota is reached: request an increase in Service Quotas or delete unused resources, then run again.';
     case 'access':
       return `The worker's credentials may not call ${ctx.operation}: refresh expired credentials or grant the worker's role permission for it, then run again.`;
     case 'not-found':
@@ -206,18 +207,64 @@ function advice(category: Category, ctx: AwsErrorContext): string {
   }
 }
 
-/** Turns anything an AWS call threw into the one ApplicationFailure the workflow sees. */
-export function classifyAwsError(err: unknown, ctx: AwsErrorContext): ApplicationFailure {
+/**
+ * A quota error is retried, with a long backoff, a bounded number of times: a
+ * quota frees up when another job ends or a resource is deleted. The activity's
+ * attempt counts (all its failures); from `attempts` on it fails for good.
+ */
+export const QUOTA_RETRY = { attempts: 4, firstDelayMs: 30_000 } as const;
+
+/** The delay before the retry that follows failed attempt `attempt` (1-based): 30 s, 60 s, 120 s. */
+export const quotaRetryDelayMs = (attempt: number): number => QUOTA_RETRY.firstDelayMs * 2 ** Math.max(0, attempt - 1);
+
+/** The attempt of the activity this runs in; 1 outside an activity (the CLI, scripts). */
+function activityAttempt(): number {
+  try {
+    return Context.current().info.attempt;
+  } catch {
+    return 1;
+  }
+}
+
+/** The quota SageMaker names ("The account-level service limit 'ml.m5.large for training job usage' is ..."). */
+function quotaName(message: string): string | undefined {
+  return /service limit '([^']+)'/i.exec(message)?.[1];
+}
+
+function quotaAdvice(f: AwsErrorFacts, attempt: number): { text: string; retryDelayMs?: number } {
+  const quota = quotaName(f.message);
+  const which = quota ? `the quota "${quota}"` : 'an account quota';
+  const fix = `request an increase for ${quota ? 'it' : 'that quota'} in Service Quotas (or delete unused resources that count against it)`;
+  if (attempt < QUOTA_RETRY.attempts) {
+    const delay = quotaRetryDelayMs(attempt);
+    return {
+      text: `${which[0]!.toUpperCase()}${which.slice(1)} is reached (attempt ${attempt} of ${QUOTA_RETRY.attempts}): retrying in ${Math.round(delay / 1000)} s, as a quota frees up when another job ends; if it stays reached, ${fix}.`,
+      retryDelayMs: delay,
+    };
+  }
+  return { text: `${which[0]!.toUpperCase()}${which.slice(1)} is still reached after ${attempt} attempts: ${fix}, then run again.` };
+}
+
+/**
+ * Turns anything an AWS call threw into the one ApplicationFailure the workflow
+ * sees. `attempt` is the activity's (read from its context by default): a quota
+ * error is retried with a long backoff until QUOTA_RETRY.attempts.
+ */
+export function classifyAwsError(err: unknown, ctx: AwsErrorContext, attempt = activityAttempt()): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
   const f = errorFacts(err);
   const category = categorize(f);
   const where = ctx.resource ? `${ctx.operation} (${ctx.resource})` : ctx.operation;
   const status = f.httpStatus !== undefined ? `, HTTP ${f.httpStatus}` : '';
-  const message = `${where} failed: ${f.code}${status}: ${f.message}. ${ctx.hint && category !== 'retryable' ? ctx.hint : advice(category, ctx)}`;
+  const quota = category === 'quota' ? quotaAdvice(f, attempt) : undefined;
+  const retrying = category === 'retryable' || quota?.retryDelayMs !== undefined;
+  const said = quota ? quota.text : ctx.hint && category !== 'retryable' ? ctx.hint : advice(category, ctx);
+  const message = `${where} failed: ${f.code}${status}: ${f.message}. ${said}`;
   return ApplicationFailure.create({
     message,
-    type: TYPE_OF[category],
-    nonRetryable: category !== 'retryable',
+    type: quota?.retryDelayMs !== undefined ? ErrorTypes.AwsRetryable : TYPE_OF[category],
+    nonRetryable: !retrying,
+    ...(quota?.retryDelayMs !== undefined ? { nextRetryDelay: quota.retryDelayMs } : {}),
     details: [
       {
         operation: ctx.operation,

@@ -1,6 +1,6 @@
 import { ResourceInUse, ResourceNotFound, SageMakerServiceException } from '@aws-sdk/client-sagemaker';
 import { ApplicationFailure } from '@temporalio/common';
-import { classifyAwsError, isAlreadyExistsError, isEndpointBusyError, isNotFoundError, notReady } from '../../src/aws/errors';
+import { classifyAwsError, isAlreadyExistsError, isEndpointBusyError, isNotFoundError, notReady, QUOTA_RETRY } from '../../src/aws/errors';
 import { ErrorTypes } from '../../src/shared';
 
 function serviceError(name: string, status: number, message = `${name} happened`): SageMakerServiceException {
@@ -39,7 +39,6 @@ describe('classifyAwsError', () => {
 
   it.each([
     ['ValidationException', ErrorTypes.AwsValidation],
-    ['ResourceLimitExceeded', ErrorTypes.AwsValidation],
     ['AccessDeniedException', ErrorTypes.AwsAccessDenied],
     ['UnrecognizedClientException', ErrorTypes.AwsAccessDenied],
     ['ExpiredTokenException', ErrorTypes.AwsAccessDenied],
@@ -58,8 +57,43 @@ describe('classifyAwsError', () => {
     expect(f.details?.[0]).toEqual({ operation: 'CreateTrainingJob', resource: 'training job p-abc-train', awsCode: 'ValidationException', httpStatus: 400, requestId: 'req-1' });
   });
 
-  it('tells a person to request a quota increase on ResourceLimitExceeded', () => {
-    expect(classifyAwsError(serviceError('ResourceLimitExceeded', 400), ctx).message).toMatch(/quota/);
+  describe('a quota error (ResourceLimitExceeded)', () => {
+    const limit = serviceError(
+      'ResourceLimitExceeded',
+      400,
+      "The account-level service limit 'ml.m5.large for training job usage' is 2 Instances, with current utilization of 2 Instances and a request delta of 1 Instances.",
+    );
+
+    it('is retried with a long, growing backoff (the server waits nextRetryDelay), naming the quota', () => {
+      const delays = [1, 2, 3].map((attempt) => {
+        const f = classifyAwsError(limit, ctx, attempt);
+        expect(f).toMatchObject({ type: ErrorTypes.AwsRetryable, nonRetryable: false });
+        expect(f.message).toContain('The quota "ml.m5.large for training job usage" is reached');
+        expect(f.message).toContain(`attempt ${attempt} of ${QUOTA_RETRY.attempts}`);
+        return f.nextRetryDelay;
+      });
+      expect(delays).toEqual([30_000, 60_000, 120_000]);
+      expect(classifyAwsError(limit, ctx, 1).message).toMatch(/retrying in 30 s/);
+    });
+
+    it(`fails for good from attempt ${QUOTA_RETRY.attempts} on, naming the quota and the fix (Service Quotas)`, () => {
+      const f = classifyAwsError(limit, ctx, QUOTA_RETRY.attempts);
+      expect(f).toMatchObject({ type: ErrorTypes.AwsValidation, nonRetryable: true });
+      expect(f.nextRetryDelay).toBeUndefined();
+      expect(f.message).toContain('CreateTrainingJob (training job p-abc-train) failed: ResourceLimitExceeded, HTTP 400');
+      expect(f.message).toContain(`The quota "ml.m5.large for training job usage" is still reached after ${QUOTA_RETRY.attempts} attempts`);
+      expect(f.message).toMatch(/request an increase for it in Service Quotas/);
+    });
+
+    it('says "an account quota" when the message names none', () => {
+      expect(classifyAwsError(serviceError('ServiceQuotaExceededException', 400, 'too many'), ctx, QUOTA_RETRY.attempts).message).toMatch(
+        /An account quota is still reached after 4 attempts: request an increase for that quota in Service Quotas/,
+      );
+    });
+
+    it('outside an activity counts as a first attempt (retryable)', () => {
+      expect(classifyAwsError(limit, ctx).nonRetryable).toBe(false);
+    });
   });
 
   it('reads a missing endpoint reported as ValidationException as not found', () => {
@@ -96,8 +130,9 @@ describe('notReady', () => {
 });
 
 describe('classifyAwsError with the SDK classification', () => {
-  it('keeps LimitExceededException a quota, which the SDK counts as throttling', () => {
-    expect(classifyAwsError(serviceError('LimitExceededException', 400), ctx)).toMatchObject({ type: ErrorTypes.AwsValidation, nonRetryable: true });
+  it('keeps LimitExceededException a quota, which the SDK counts as throttling: the quota backoff, then final', () => {
+    expect(classifyAwsError(serviceError('LimitExceededException', 400), ctx, 1)).toMatchObject({ type: ErrorTypes.AwsRetryable, nonRetryable: false, nextRetryDelay: 30_000 });
+    expect(classifyAwsError(serviceError('LimitExceededException', 400), ctx, QUOTA_RETRY.attempts)).toMatchObject({ type: ErrorTypes.AwsValidation, nonRetryable: true });
   });
   it('retries throttling named only in __type, and a DNS failure', () => {
     expect(classifyAwsError({ __type: 'com.amazon.coral#ThrottlingException', message: 'slow down' }, ctx).nonRetryable).toBe(false);

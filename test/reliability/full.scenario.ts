@@ -16,7 +16,7 @@ test('AWS faults: transient ones retried, validation and access denied fail fast
   expectPasses(await awsFaults(FAULT_CASES.filter((c) => !isQuota(c))));
 });
 
-// Its own row: the issue asks for a retry with backoff, the product fails fast naming the quota (see docs/reliability.md).
+// Its own row: a quota error is retried with a long backoff (30 s, 60 s, 120 s), then fails naming the quota and the fix.
 test('AWS ResourceLimitExceeded is retried with backoff', async () => {
   expectPasses(await awsFaults(FAULT_CASES.filter(isQuota), 'AWS ResourceLimitExceeded retried with backoff'));
 });

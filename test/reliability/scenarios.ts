@@ -7,6 +7,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { QUOTA_RETRY } from '../../src/aws/errors';
 import { injectFault, stateSummary, type Fault } from '../../src/local';
 import type { PipelineSpec } from '../../src/spec';
 import { startDevServer } from '../../src/temporal-server';
@@ -422,11 +423,20 @@ export interface FaultCase {
   overrides?: Record<string, unknown>;
 }
 
+const QUOTA_MESSAGE = "The account-level service limit 'ml.m5.large for training job usage' is 1 Instances, with current utilization of 1 Instances and a request delta of 1 Instances.";
+
 export const FAULT_CASES: FaultCase[] = [
   { name: 'throttling burst on CreateTrainingJob', faults: [{ operation: 'CreateTrainingJob', mode: 'throttle', count: 6 }], want: 'deployed' },
   { name: '5xx on CreateModel and DescribeEndpoint', faults: [{ operation: 'CreateModel', mode: 'error', count: 5 }, { operation: 'DescribeEndpoint', mode: 'error', count: 5, errorType: 'ServiceUnavailable', httpStatus: 503 }], want: 'deployed' },
-  { name: 'ResourceLimitExceeded on CreateTrainingJob', faults: [{ operation: 'CreateTrainingJob', mode: 'error', count: 1, errorType: 'ResourceLimitExceeded', httpStatus: 400, message: "The account-level service limit 'ml.m5.large for training job usage' is 1 Instances, with current utilization of 1 Instances and a request delta of 1 Instances." }], want: 'deployed' },
-  { name: 'slow answers (endpoint held Creating 3 s)', faults: [{ kind: 'hold', resource: 'endpoint', status: 'Creating', ms: 3000, count: 1 }], want: 'deployed' },
+  { name: 'connection resets on DescribeTrainingJob and CreateEndpoint', faults: [{ operation: 'DescribeTrainingJob', mode: 'reset', count: 4 }, { operation: 'CreateEndpoint', mode: 'reset', count: 2 }], want: 'deployed' },
+  { name: 'slow answers (CreateModel 5 s late twice, endpoint held Creating 3 s)', faults: [{ operation: 'CreateModel', mode: 'slow', delayMs: 5000, count: 2 }, { kind: 'hold', resource: 'endpoint', status: 'Creating', ms: 3000, count: 1 }], want: 'deployed' },
+  { name: 'ResourceLimitExceeded on CreateTrainingJob, once', faults: [{ operation: 'CreateTrainingJob', mode: 'error', count: 1, errorType: 'ResourceLimitExceeded', httpStatus: 400, message: QUOTA_MESSAGE }], want: 'deployed' },
+  {
+    name: `ResourceLimitExceeded on CreateTrainingJob, ${QUOTA_RETRY.attempts} times: fails naming the quota and Service Quotas`,
+    faults: [{ operation: 'CreateTrainingJob', mode: 'error', count: QUOTA_RETRY.attempts, errorType: 'ResourceLimitExceeded', httpStatus: 400, message: QUOTA_MESSAGE }],
+    want: 'failed',
+    message: /quota "ml\.m5\.large for training job usage" is still reached after \d+ attempts: request an increase for it in Service Quotas/,
+  },
   { name: 'validation error fails fast', faults: [{ operation: 'CreateModel', mode: 'error', count: 1, errorType: 'ValidationException', httpStatus: 400, message: 'Could not access model data at file:///nowhere.' }], want: 'failed', message: /fix the value it names/i, withinMs: 60_000 },
   { name: 'access denied fails fast', faults: [{ operation: 'CreateTrainingJob', mode: 'error', count: 1, errorType: 'AccessDeniedException', httpStatus: 403, message: 'User is not authorized to perform: sagemaker:CreateTrainingJob' }], want: 'failed', message: /grant the worker's role permission|refresh expired credentials/i, withinMs: 60_000 },
   {
