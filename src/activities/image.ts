@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { isLoopbackUrl } from '../aws/clients';
 import { awsCall, classifyAwsError, hasErrorCode, retryable, terminal } from '../aws/errors';
 import { contextDigest } from '../artifacts/build-context';
+import { buildFlags } from '../artifacts/build-flags';
 import { defaultImageStore, snapshotContext, tagForDigest } from '../artifacts/image-store';
 import { ErrorTypes } from '../shared';
 import { checkContextFiles } from '../spec/context';
@@ -210,7 +211,7 @@ export function createImageActivities(deps: ImageDeps) {
 
   async function dockerBuild(env: ActivityEnv, imageUri: string, contextDir: string, dockerfile: string): Promise<void> {
     env.log.info('building image', { imageUri, contextDir });
-    const r = await runWithHeartbeat(env, 'build', ['build', '-t', imageUri, '-f', path.join(contextDir, dockerfile), contextDir]);
+    const r = await runWithHeartbeat(env, 'build', ['build', ...buildFlags(), '-t', imageUri, '-f', path.join(contextDir, dockerfile), contextDir]);
     if (r.code !== 0) {
       throw terminal(
         ErrorTypes.ImageBuildFailed,

@@ -18,6 +18,7 @@ import { privateDockerConfig, spawnDockerRunner } from '../../src/activities/doc
 import { createImageActivities, loginFailureKind, type ImageDeps } from '../../src/activities/image';
 import { createAwsClients } from '../../src/aws/clients';
 import { contextDigest } from '../../src/artifacts/build-context';
+import { buildFlags } from '../../src/artifacts/build-flags';
 import { ErrorTypes } from '../../src/shared';
 import { activityRunner, failureOf, fail, mockedClients, ok, scriptedDocker } from './helpers';
 
@@ -101,7 +102,7 @@ describe('buildImage', () => {
     expect(r).toMatchObject({ imageUri: uri, built: true });
     expect(docker.calls.map((c) => c.args)).toEqual([
       ['info', '--format', '{{.ServerVersion}}'],
-      ['build', '-t', uri, '-f', join(contextDir, 'Dockerfile'), contextDir],
+      ['build', ...buildFlags(), '-t', uri, '-f', join(contextDir, 'Dockerfile'), contextDir],
       ['login', '--username', 'AWS', '--password-stdin', REPO_URI.split('/')[0]],
       ['push', uri],
     ]);
@@ -299,7 +300,7 @@ describe('buildImage with an ECR endpoint in local mode (ECR and docker scripted
     const r = await activityRunner().run(createActivities({ clients, docker: docker.runner, imageStore: store }).buildImage, input());
     expect(r.imageUri).toMatch(/^127\.0\.0\.1:5000\/claims:ctx-[0-9a-f]{16}$/);
     expect(r.built).toBe(true);
-    expect(docker.calls.map((c) => c.args.slice(0, 2))).toEqual([['info', '--format'], ['build', '-t'], ['login', '--username'], ['push', r.imageUri]]);
+    expect(docker.calls.map((c) => c.args.slice(0, 2))).toEqual([['info', '--format'], ['build', '--platform'], ['login', '--username'], ['push', r.imageUri]]);
     expect(docker.calls[2]!.args[4]).toBe('127.0.0.1:5000');
     expect(existsSync(join(store, 'claims'))).toBe(false);
   });
