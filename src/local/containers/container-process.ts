@@ -1,8 +1,10 @@
 // One running container as the runtime sees it: a child process leading its own
 // process group, its output appended to a log and split into lines (the last
-// ones kept for failure reasons), stopped with SIGTERM and then SIGKILL.
+// ones kept for failure reasons), stopped with SIGTERM and then SIGKILL. A
+// container that writes its log itself (a serving one: a line per request)
+// passes nothing through the control plane; its last lines are read from the file.
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { WriteStream } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, type WriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { IsolationMode } from '../config';
@@ -19,6 +21,27 @@ async function removeContainer(dockerName: string | undefined): Promise<void> {
   await docker(['rm', '-f', dockerName], 30_000);
   while ((await docker(['container', 'inspect', '--format', '{{.Id}}', dockerName], 10_000)).code === 0 && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The last `count` lines of a log file (from its last 64 KiB); none when it cannot be read. */
+export function tailOfFile(file: string, count: number): string[] {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const size = fstatSync(fd).size;
+    const length = Math.min(size, MAX_LINE_CHARS);
+    const buf = Buffer.alloc(length);
+    readSync(fd, buf, 0, length, size - length);
+    const lines = buf.toString('utf8').split(/\r?\n/);
+    if (lines[lines.length - 1] === '') lines.pop();
+    // The first line may be cut in the middle when the file is longer than what was read.
+    if (length < size) lines.shift();
+    return lines.slice(-count);
+  } catch {
+    return [];
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
@@ -45,12 +68,16 @@ export interface ContainerProcessOptions {
   pid: number;
   mode: IsolationMode;
   logFile: string;
-  /** The open log file; ended when the process has. */
-  log: WriteStream;
+  /** The open log file; ended when the process has. Absent when the program writes the file itself. */
+  log?: WriteStream;
   /** Called for every complete line of output; its errors are swallowed. */
   onLine?: (line: string) => void;
   dockerName?: string;
-  /** Where its output comes from, when not the child's stdout and stderr (named pipes); destroyed when it has ended. */
+  /**
+   * Where its output comes from, when not the child's stdout and stderr (named
+   * pipes); destroyed when it has ended. With neither (the child's stdout and
+   * stderr are the log file), the output never reaches this process.
+   */
   streams?: { out: Readable; err: Readable };
   /** Called once the process has ended. */
   onGone?: () => void;
@@ -63,7 +90,9 @@ export class ContainerProcess implements RunningContainer, LiveContainer {
   readonly dockerName: string | undefined;
   readonly exited: Promise<ContainerExit>;
   private alive = true;
-  private readonly log: WriteStream;
+  private readonly log: WriteStream | undefined;
+  /** The program writes logFile itself. */
+  private readonly ownLog: boolean;
   private readonly onLine: ((line: string) => void) | undefined;
   private readonly tail: string[] = [];
   private readonly partial: Record<'out' | 'err', string> = { out: '', err: '' };
@@ -79,12 +108,13 @@ export class ContainerProcess implements RunningContainer, LiveContainer {
     this.log = opts.log;
     this.onLine = opts.onLine;
     addLive(this);
-    const out = opts.streams?.out ?? child.stdout!;
-    const err = opts.streams?.err ?? child.stderr!;
-    out.on('data', (chunk: Buffer) => this.output('out', chunk));
-    err.on('data', (chunk: Buffer) => this.output('err', chunk));
+    const streams = opts.streams ? [opts.streams.out, opts.streams.err] : [child.stdout, child.stderr].filter((s): s is Readable => s !== null);
+    this.ownLog = streams.length === 0;
+    const [out, err] = streams;
+    out?.on('data', (chunk: Buffer) => this.output('out', chunk));
+    err?.on('data', (chunk: Buffer) => this.output('err', chunk));
     // Read to its end: what a program printed last is what explains its exit.
-    const drained = Promise.all([out, err].map((s) => new Promise<void>((resolve) => {
+    const drained = Promise.all(streams.map((s) => new Promise<void>((resolve) => {
       if (s.destroyed || s.readableEnded) resolve();
       s.once('end', () => resolve());
       s.once('close', () => resolve());
@@ -100,14 +130,15 @@ export class ContainerProcess implements RunningContainer, LiveContainer {
           if (finished) return;
           finished = true;
           clearTimeout(timer);
-          out.destroy();
-          err.destroy();
+          out?.destroy();
+          err?.destroy();
           this.flushPartial();
           // Under Docker the container is gone only once removed: whoever waits on `exited` (Stopped, a freed port) may rely on it.
           void removeContainer(this.dockerName).then(() => {
             removeLive(this);
             opts.onGone?.();
-            this.log.end(() => resolve({ code, signal }));
+            if (this.log) this.log.end(() => resolve({ code, signal }));
+            else resolve({ code, signal });
           });
         };
         // Bounded: a grandchild that escaped the group could hold the output open forever.
@@ -122,6 +153,7 @@ export class ContainerProcess implements RunningContainer, LiveContainer {
   }
 
   lastLines(count = LOG_TAIL_LINES): string[] {
+    if (this.ownLog) return tailOfFile(this.logFile, count);
     return this.tail.slice(-count);
   }
 
@@ -155,7 +187,7 @@ export class ContainerProcess implements RunningContainer, LiveContainer {
   }
 
   private output(stream: 'out' | 'err', chunk: Buffer): void {
-    this.log.write(chunk);
+    this.log?.write(chunk);
     const text = this.partial[stream] + this.decoders[stream].write(chunk);
     const lines = text.split(/\r?\n/);
     let rest = lines.pop() ?? '';

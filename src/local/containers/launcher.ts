@@ -7,7 +7,7 @@
 // Every process leads its own process group.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, createWriteStream, openSync, promises as fsp, type WriteStream } from 'node:fs';
+import { closeSync, constants as fsConstants, createWriteStream, openSync, promises as fsp, writeSync, type WriteStream } from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -17,6 +17,7 @@ import type { IsolationMode, IsolationSetting } from '../config';
 import { dockerAvailable, dockerHasImage, namespaceIsolationAvailable } from './capabilities';
 import { ContainerProcess, type RunningContainer } from './container-process';
 import { CrashLedger } from './crash-ledger';
+import { makeScratchDir, sweepStaleScratch } from './scratch';
 import { docker, dockerFailure, ensureImage, labelArgs, planeIdFor, type ContainerOwner } from './docker';
 import { DEFAULT_PORT_RANGE, parsePortRange, PortAllocator, type PortRange } from './ports';
 import { limitsForInstanceType } from './resources';
@@ -66,6 +67,12 @@ export interface StartContainerRequest extends ContainerEnvRequest {
   /** Called for every complete line of output. */
   onLine?: (line: string) => void;
   /**
+   * The program's stdout and stderr are the log file itself (opened for
+   * append), so its output never passes through the control plane: a serving
+   * container logs a line per request. Default: for `serve` without `onLine`.
+   */
+  ownLog?: boolean;
+  /**
    * Processing jobs: run this instead of `command` (AppSpecification's
    * ContainerEntrypoint and ContainerArguments). Process mode needs an
    * entrypoint, since a snapshot has no image ENTRYPOINT to fall back on.
@@ -113,6 +120,8 @@ export class ContainerLauncher {
     this.ledger = opts.ledgerFile ? new CrashLedger(opts.ledgerFile) : undefined;
     this.planeId = opts.ledgerFile ? planeIdFor(opts.ledgerFile) : `process-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.ports = new PortAllocator(opts.portRange ?? DEFAULT_RANGE);
+    // What process-mode containers of a crashed control plane left in the temp folder.
+    void sweepStaleScratch();
   }
 
   /**
@@ -163,7 +172,8 @@ export class ContainerLauncher {
     const { mode, snapshotDir } = await this.modeFor(req.imageUri);
     const optMlDir = path.resolve(req.optMlDir);
     await fsp.mkdir(path.dirname(req.logFile), { recursive: true });
-    const plan = mode === 'docker' ? await this.dockerPlan(req, optMlDir) : await processPlan(req, optMlDir, mode, snapshotDir!);
+    const ownLog = req.ownLog ?? (req.command === 'serve' && !req.onLine && !req.exec);
+    const plan = mode === 'docker' ? await this.dockerPlan(req, optMlDir) : await processPlan(req, optMlDir, mode, snapshotDir!, ownLog);
     const removeScratch = async (): Promise<void> => {
       for (const dir of plan.scratch ?? []) await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
     };
@@ -174,21 +184,35 @@ export class ContainerLauncher {
       await removeScratch();
     };
 
-    let log: WriteStream;
+    let log: WriteStream | undefined;
+    let logFd: number | undefined;
     try {
-      log = await openLog(req.logFile);
+      if (ownLog) {
+        logFd = openSync(req.logFile, 'a', 0o644);
+        // How it runs, in the container's own log: whoever reads it knows what ran.
+        writeSync(logFd, `[champ] ${plan.describe}\n`);
+      } else {
+        log = await openLog(req.logFile);
+        log.write(`[champ] ${plan.describe}\n`);
+      }
     } catch (err) {
+      if (logFd !== undefined) closeSync(logFd);
       await dropPlan();
       throw err;
     }
-    // How it runs, in the container's own log: whoever reads it knows what ran.
-    log.write(`[champ] ${plan.describe}\n`);
-    const child = spawn(plan.file, plan.args, { cwd: plan.cwd, env: plan.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const output = logFd ?? 'pipe';
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(plan.file, plan.args, { cwd: plan.cwd, env: plan.env, detached: true, stdio: ['ignore', output, output] });
+    } finally {
+      // The child holds its own copy of the descriptor.
+      if (logFd !== undefined) closeSync(logFd);
+    }
     const pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid!));
       child.once('error', reject);
     }).catch(async (err: Error) => {
-      log.end();
+      log?.end();
       await dropPlan();
       throw new Error(`could not start ${req.command} for image ${req.imageUri}: ${err.message}`);
     });
@@ -198,7 +222,7 @@ export class ContainerLauncher {
       pid,
       mode,
       logFile: req.logFile,
-      log,
+      ...(log ? { log } : {}),
       ...(req.onLine ? { onLine: req.onLine } : {}),
       ...(plan.dockerName ? { dockerName: plan.dockerName } : {}),
       ...(plan.streams ? { streams: plan.streams } : {}),
@@ -309,10 +333,12 @@ async function openLog(file: string): Promise<WriteStream> {
  * logs, for one); a FIFO it can.
  */
 const THROUGH_FIFOS = 'exec >"$1" 2>"$2" || exit 125\nshift 2\nexec "$@"';
+/** The same arguments when stdout and stderr are already the log file (it opens as /dev/stdout). */
+const OWN_LOG = 'shift 2\nexec "$@"';
 
 /** Two FIFOs in a private folder, opened for reading (before the writer exists, so without blocking). */
 async function outputFifos(): Promise<{ dir: string; paths: [string, string]; streams: { out: Readable; err: Readable } }> {
-  const dir = await fsp.mkdtemp(path.join(tmpdir(), 'champ-io-'));
+  const dir = await makeScratchDir('io');
   const paths: [string, string] = [path.join(dir, 'stdout'), path.join(dir, 'stderr')];
   const made = spawnSync('mkfifo', ['-m', '0600', ...paths], { stdio: 'ignore', timeout: 10_000 });
   if (made.status !== 0) {
@@ -361,7 +387,7 @@ export async function unfaithfulInstruction(snapshotDir: string): Promise<string
   return undefined;
 }
 
-async function processPlan(req: StartContainerRequest, optMlDir: string, mode: 'namespace' | 'env', snapshotDir: string): Promise<SpawnPlan> {
+async function processPlan(req: StartContainerRequest, optMlDir: string, mode: 'namespace' | 'env', snapshotDir: string, ownLog = false): Promise<SpawnPlan> {
   const unfaithful = await unfaithfulInstruction(snapshotDir);
   if (unfaithful) {
     throw new ContainerStartError(
@@ -375,14 +401,15 @@ async function processPlan(req: StartContainerRequest, optMlDir: string, mode: '
   const programDir = path.dirname(program);
   const relative = path.relative(snapshotDir, program);
   // Its own /tmp (two endpoints of one image must not share /tmp/gunicorn.sock); world-writable as /tmp is.
-  const scratch = await fsp.mkdtemp(path.join(tmpdir(), 'champ-tmp-'));
+  const scratch = await makeScratchDir('tmp');
   await fsp.chmod(scratch, 0o1777);
-  const fifos = await outputFifos();
-  const io = { scratch: [scratch, fifos.dir], streams: fifos.streams };
+  const fifos = ownLog ? undefined : await outputFifos();
+  const io = fifos ? { scratch: [scratch, fifos.dir], streams: fifos.streams } : { scratch: [scratch] };
+  const redirect = fifos ? [THROUGH_FIFOS, 'champ-container', ...fifos.paths] : [OWN_LOG, 'champ-container', '-', '-'];
   if (mode === 'env') {
     return {
       file: 'bash',
-      args: ['-c', THROUGH_FIFOS, 'champ-container', ...fifos.paths, program, req.command],
+      args: ['-c', ...redirect, program, req.command],
       env: processContainerEnv(req, optMlDir, programDir, scratch),
       cwd: programDir,
       ...io,
@@ -394,7 +421,7 @@ async function processPlan(req: StartContainerRequest, optMlDir: string, mode: '
   return {
     file: 'bash',
     args: [
-      '-c', THROUGH_FIFOS, 'champ-container', ...fifos.paths,
+      '-c', ...redirect,
       'unshare', '--mount', '--propagation', 'private', '--pid', '--fork', '--mount-proc', '--',
       'bash', '-c', NAMESPACE_SCRIPT,
       'champ-container', programDir, optMlDir, scratch, path.posix.join(CONTAINER_PROGRAM_DIR, path.basename(program)), req.command,
@@ -432,7 +459,7 @@ async function execPlan(
     );
   }
   const words = [...entrypoint, ...(exec.arguments ?? [])];
-  const scratch = await fsp.mkdtemp(path.join(tmpdir(), 'champ-tmp-'));
+  const scratch = await makeScratchDir('tmp');
   await fsp.chmod(scratch, 0o1777);
   const fifos = await outputFifos();
   const io = { scratch: [scratch, fifos.dir], streams: fifos.streams };

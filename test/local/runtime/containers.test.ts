@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   ContainerLauncher,
@@ -14,6 +14,15 @@ import {
 import { snapshotContext } from '../../../src/artifacts/image-store';
 import { isProcessAlive, makeTempDir, removeDir } from '../support';
 import { loadLocalConfig } from '../../../src/local/config';
+import { descendants } from '../../support/inspect';
+
+const readlinkOr = (link: string): string => {
+  try {
+    return readlinkSync(link);
+  } catch {
+    return '';
+  }
+};
 
 const isolationFromEnv = (env: NodeJS.ProcessEnv): string => loadLocalConfig(env).CHAMP_LOCAL_ISOLATION;
 
@@ -236,6 +245,30 @@ describe('ContainerLauncher', () => {
         expect(out.lines).toEqual(expect.arrayContaining(['via /dev/stdout', 'via /dev/stderr']));
         // The first run's file is not in the second's /tmp: each container starts with an empty one.
         expect(out.value('tmp-entries')).toBe('0');
+      }
+    }
+  });
+
+  it('a serving program writes its log file itself: its stdout is the file, nothing passes through the control plane, and lastLines() reads the file', async () => {
+    const ctx = path.join(root, 'ownlog');
+    await fsp.mkdir(path.join(ctx, 'program'), { recursive: true });
+    await fsp.writeFile(path.join(ctx, 'program', 'serve'), '#!/bin/sh\necho "request 1"\necho "request 2" >&2\nexec sleep 60\n', { mode: 0o755 });
+    const uri = (await snapshotContext({ contextDir: ctx, repository: 'ownlog', store })).imageUri;
+    for (const isolation of ['env', 'namespace'] as const) {
+      if (isolation === 'namespace' && !(await namespaceIsolationAvailable())) continue;
+      const logFile = path.join(root, 'ownlog', `${isolation}.log`);
+      const c = await new ContainerLauncher({ imageStore: store, isolation }).start({ imageUri: uri, command: 'serve', optMlDir: await optMl(`ownlog-${isolation}`), environment: {}, logFile, name: 'ownlog' });
+      try {
+        await waitFor(() => c.lastLines().includes('request 2'));
+        expect(c.lastLines()).toEqual(expect.arrayContaining(['request 1', 'request 2']));
+        expect(c.lastLines()[0]).toMatch(/^\[champ\] isolation: /);
+        // The process's stdout is the log file itself, not a pipe or socket to the control plane.
+        const pids = [c.pid, ...descendants(c.pid)];
+        const stdouts = pids.map((pid) => readlinkOr(`/proc/${pid}/fd/1`));
+        expect(stdouts).toContain(logFile);
+        expect(stdouts.filter((t) => /^(pipe|socket):/.test(t))).toEqual([]);
+      } finally {
+        await c.stop(1_000);
       }
     }
   });
