@@ -2,7 +2,7 @@
 // and scripts.
 import type { Fault } from './admin';
 
-export type { Fault, FailNextTrainingFault, HoldFault, OperationFault } from './admin';
+export type { Fault, FailNextTrainingFault, HoldFault, OperationFault, ReleaseFault } from './admin';
 
 export interface StateSummary {
   trainingJobs: Array<{ name: string; status: string; secondaryStatus: string }>;

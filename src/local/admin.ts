@@ -38,7 +38,18 @@ export interface HoldFault {
   count?: number;
 }
 
-export type Fault = OperationFault | FailNextTrainingFault | HoldFault;
+/**
+ * Ends the holds of that resource and status now, those already holding a
+ * transition included: a test holds a state as long as it needs (a large `ms`),
+ * then lets it go, whatever the machine's speed.
+ */
+export interface ReleaseFault {
+  kind: 'release';
+  resource: 'training' | 'endpoint';
+  status: string;
+}
+
+export type Fault = OperationFault | FailNextTrainingFault | HoldFault | ReleaseFault;
 
 const HOLDABLE: Record<HoldFault['resource'], string[]> = {
   training: ['InProgress'],
@@ -57,6 +68,15 @@ export function parseFault(body: unknown): Fault {
     if (typeof b.reason !== 'string' || b.reason === '') throw bad('fault.reason: give the FailureReason to report');
     return { kind: 'fail-next-training', reason: b.reason };
   }
+  if (b.kind === 'release') {
+    if (b.resource !== 'training' && b.resource !== 'endpoint') {
+      throw bad(`fault.resource: expected 'training' or 'endpoint', got ${JSON.stringify(b.resource)}`);
+    }
+    if (typeof b.status !== 'string' || !HOLDABLE[b.resource].includes(b.status)) {
+      throw bad(`fault.status: a ${b.resource} release applies to ${HOLDABLE[b.resource].join(' | ')}, got ${JSON.stringify(b.status)}`);
+    }
+    return { kind: 'release', resource: b.resource, status: b.status };
+  }
   if (b.kind === 'hold') {
     if (b.resource !== 'training' && b.resource !== 'endpoint') {
       throw bad(`fault.resource: expected 'training' or 'endpoint', got ${JSON.stringify(b.resource)}`);
@@ -72,7 +92,7 @@ export function parseFault(body: unknown): Fault {
     return { kind: 'hold', resource: b.resource, status: b.status, ms: b.ms, count: b.count as number | undefined };
   }
   if (b.kind !== undefined && b.kind !== 'operation') {
-    throw bad(`fault.kind: expected 'operation', 'fail-next-training' or 'hold', got ${JSON.stringify(b.kind)}`);
+    throw bad(`fault.kind: expected 'operation', 'fail-next-training', 'hold' or 'release', got ${JSON.stringify(b.kind)}`);
   }
   if (typeof b.operation !== 'string' || !/^[A-Z][A-Za-z]+$/.test(b.operation)) {
     throw bad('fault.operation: give an operation name such as "DescribeEndpoint" or "InvokeEndpoint"');
@@ -108,10 +128,15 @@ export class AdminControls {
   private operationFaults: OperationFault[] = [];
   private trainingFailures: string[] = [];
   private holds: HoldFault[] = [];
+  /** Transitions being held now, by `resource/status`: a release wakes them. */
+  private readonly holding = new Map<string, Set<() => void>>();
 
   add(fault: Fault): void {
     if (fault.kind === 'fail-next-training') this.trainingFailures.push(fault.reason);
-    else if (fault.kind === 'hold') {
+    else if (fault.kind === 'release') {
+      this.holds = this.holds.filter((h) => !(h.resource === fault.resource && h.status === fault.status));
+      this.wake(`${fault.resource}/${fault.status}`);
+    } else if (fault.kind === 'hold') {
       this.holds = this.holds.filter((h) => !(h.resource === fault.resource && h.status === fault.status));
       this.holds.push({ ...fault });
     } else this.operationFaults.push({ ...fault });
@@ -170,10 +195,28 @@ export class AdminControls {
       if (h.count <= 0) this.holds = this.holds.filter((x) => x !== h);
     }
     const wait = sinceMs + h.ms - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (wait <= 0) return;
+    const k = `${resource}/${status}`;
+    await new Promise<void>((resolve) => {
+      const waiters = this.holding.get(k) ?? new Set<() => void>();
+      this.holding.set(k, waiters);
+      const done = (): void => {
+        clearTimeout(timer);
+        waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, wait);
+      waiters.add(done);
+    });
+  }
+
+  private wake(k: string): void {
+    for (const done of [...(this.holding.get(k) ?? [])]) done();
+    this.holding.delete(k);
   }
 
   reset(): void {
+    for (const k of [...this.holding.keys()]) this.wake(k);
     this.operationFaults = [];
     this.trainingFailures = [];
     this.holds = [];

@@ -108,8 +108,8 @@ test('CreateTrainingJob beyond CHAMP_LOCAL_MAX_TRAINING_JOBS running jobs is Res
 });
 
 test('the training status messages name the kept log, and a stop during a held InProgress ends Stopped', async () => {
-  // The stop must land inside the hold: a wide one, so a loaded machine gets there in time.
-  await injectFault(h.server.url, { kind: 'hold', resource: 'training', status: 'InProgress', ms: 4000, count: 1 });
+  // The stop must land inside the hold: held until released, so no machine is too slow to get there in time.
+  await injectFault(h.server.url, { kind: 'hold', resource: 'training', status: 'InProgress', ms: 600_000, count: 1 });
   await h.sm.send(job('logged'));
   await until('run started', async () => h.training.runs.get('logged'));
   h.training.progress('logged', 'Training', 'Training in progress.');
@@ -117,6 +117,8 @@ test('the training status messages name the kept log, and a stop during a held I
   await pause(50);
   expect((await h.sm.send(new DescribeTrainingJobCommand({ TrainingJobName: 'logged' }))).TrainingJobStatus).toBe('InProgress');
   await h.sm.send(new StopTrainingJobCommand({ TrainingJobName: 'logged' }));
+  expect((await h.sm.send(new DescribeTrainingJobCommand({ TrainingJobName: 'logged' }))).TrainingJobStatus).toBe('Stopping');
+  await injectFault(h.server.url, { kind: 'release', resource: 'training', status: 'InProgress' });
   const d = await until(
     'Stopped',
     async () => {
