@@ -100,6 +100,12 @@ function ignoredByRules(rel: string, rules: IgnoreRule[]): boolean {
   return ignored;
 }
 
+/**
+ * Docker sends these to the builder even when `.dockerignore` lists them (it
+ * needs them to build), so they are part of what makes the image.
+ */
+const ALWAYS_SENT_AT_ROOT = new Set(['Dockerfile', '.dockerignore']);
+
 function alwaysIgnored(name: string): boolean {
   return ALWAYS_IGNORED_NAMES.has(name) || ALWAYS_IGNORED_SUFFIXES.some((s) => name.endsWith(s));
 }
@@ -122,7 +128,7 @@ export async function listContext(root: string, opts: ContextWalkOptions = {}): 
       if (alwaysIgnored(e.name)) continue;
       const rel = relDir ? `${relDir}/${e.name}` : e.name;
       // Negated rules may re-include something inside an ignored folder, so folders are walked anyway.
-      const ignored = ignoredByRules(rel, rules);
+      const ignored = !(relDir === '' && ALWAYS_SENT_AT_ROOT.has(e.name)) && ignoredByRules(rel, rules);
       if (e.isDirectory()) {
         // Folders are not entries: only what they hold is, so an emptied or ignored-only folder changes nothing.
         await walk(rel);
