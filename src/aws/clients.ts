@@ -8,6 +8,7 @@ import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { countRequests } from './metrics';
 
 export interface AwsEndpointOverrides {
   sagemaker?: string;
@@ -46,6 +47,11 @@ export interface AwsClients {
   local: boolean;
   /** The SageMaker endpoint in effect when one is overridden; undefined means AWS's own. */
   sagemakerEndpoint?: string;
+  /**
+   * The ECR endpoint in effect when one is configured (explicitly, AWS_ENDPOINT_URL_ECR
+   * or AWS_ENDPOINT_URL). In local mode the build stage pushes only when there is one.
+   */
+  ecrEndpoint?: string;
 }
 
 /** Credentials local mode uses when none are configured: the control plane ignores signatures. */
@@ -113,12 +119,13 @@ export function createAwsClients(config: AwsClientsConfig = {}): AwsClients {
   // Only explicit endpoints are passed; otherwise each client resolves
   // AWS_ENDPOINT_URL_<SERVICE> itself, exactly as any other SDK program would.
   const s3Endpoint = effectiveEndpoint(endpoints.s3, 'S3', env);
+  const ecrEndpoint = effectiveEndpoint(endpoints.ecr, 'ECR', env);
   return {
-    sagemaker: new SageMakerClient({ ...common, ...(endpoints.sagemaker ? { endpoint: endpoints.sagemaker } : {}) }),
-    runtime: new SageMakerRuntimeClient({
-      ...common,
-      ...(endpoints.sagemakerRuntime ? { endpoint: endpoints.sagemakerRuntime } : {}),
-    }),
+    sagemaker: countRequests(new SageMakerClient({ ...common, ...(endpoints.sagemaker ? { endpoint: endpoints.sagemaker } : {}) }), 'sagemaker'),
+    runtime: countRequests(
+      new SageMakerRuntimeClient({ ...common, ...(endpoints.sagemakerRuntime ? { endpoint: endpoints.sagemakerRuntime } : {}) }),
+      'sagemaker-runtime',
+    ),
     s3: new S3Client({
       ...common,
       ...(endpoints.s3 ? { endpoint: endpoints.s3 } : {}),
@@ -128,6 +135,7 @@ export function createAwsClients(config: AwsClientsConfig = {}): AwsClients {
     ecr: new ECRClient({ ...common, ...(endpoints.ecr ? { endpoint: endpoints.ecr } : {}) }),
     local,
     ...(sagemakerEndpoint ? { sagemakerEndpoint } : {}),
+    ...(ecrEndpoint ? { ecrEndpoint } : {}),
   };
 }
 

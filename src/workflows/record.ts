@@ -5,6 +5,7 @@ import type { BuildImageResult, ChampionInfo, RegisteredCandidate, TrainingResul
 import type { PipelineSpec } from '../spec/schema';
 import { SEARCH_ATTRIBUTE_KEYS } from '../shared';
 import { MAX_PIPELINE_NAME } from './input';
+import { recordEnd, recordStage } from './metrics';
 import type {
   ApprovalDecision,
   CreatedResource,
@@ -67,6 +68,7 @@ export class RunRecord {
     wf.log.info(`stage ${stage}`, { pipeline: this.status.pipeline });
     const result = await fn();
     timing.endedAt = new Date().toISOString();
+    recordStage(this.status.pipeline, timing);
     return result;
   }
 
@@ -107,6 +109,7 @@ export class RunRecord {
       { key: SEARCH_ATTRIBUTE_KEYS.outcome, value: outcome },
     ]);
     wf.log.info(`pipeline ${outcome}`, { pipeline: this.status.pipeline, reason });
+    recordEnd(this.status);
   }
 
   /** Ends the run with a result. */
@@ -129,6 +132,7 @@ export class RunRecord {
       logs: this.status.logs,
       timings: this.status.timings.map((t) => ({ ...t, endedAt: t.endedAt ?? t.startedAt })),
       warnings: this.warnings,
+      ...(this.status.deployment ? { deployment: this.status.deployment } : {}),
     };
   }
 }
