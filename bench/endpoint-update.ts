@@ -2,9 +2,10 @@
 // model. Starts the local control plane on a free port with a temp state dir,
 // trains two claims-severity models (data seeds differ), deploys the first,
 // runs C concurrent InvokeEndpoint loops for a fixed time and updates the
-// endpoint to the second model half-way. Prints numbers; asserts nothing.
+// endpoint to the second model half-way. Prints numbers, and which isolation
+// mode the containers ran in (read from their own logs); asserts nothing.
 //
-//   npx tsx bench/endpoint-update.ts [--concurrency 8] [--seconds 10] [--rows 5000]
+//   npx tsx bench/endpoint-update.ts [--mode process|docker] [--concurrency 8] [--seconds 10] [--rows 5000]
 import {
   CreateEndpointCommand,
   CreateEndpointConfigCommand,
@@ -18,7 +19,7 @@ import {
 } from '@aws-sdk/client-sagemaker';
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -26,6 +27,9 @@ import { parseArgs } from 'node:util';
 import { LOCAL_DUMMY_CREDENTIALS } from '../src/aws/clients';
 import { snapshotContext } from '../src/artifacts/image-store';
 import { startLocalSageMaker } from '../src/local';
+import { dockerAvailable, namespaceIsolationAvailable } from '../src/local/containers';
+import { spawnDockerRunner } from '../src/activities/docker';
+import { removeLocalTags } from '../src/artifacts/local-tags';
 import { Cleanup, fail, ms, numberFlag, percentile, seconds, sleep } from './lib';
 import { classifyEndpoint } from '../src/aws/status';
 
@@ -40,6 +44,7 @@ const REQUEST_TIMEOUT_MS = 10_000;
 
 const { values: args } = parseArgs({
   options: {
+    mode: { type: 'string', default: 'process' },
     concurrency: { type: 'string', default: '8' },
     seconds: { type: 'string', default: '10' },
     rows: { type: 'string', default: '5000' },
@@ -48,13 +53,18 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  console.log(`npx tsx bench/endpoint-update.ts [--concurrency 8] [--seconds 10] [--rows 5000] [--max-requests 500000]
+  console.log(`npx tsx bench/endpoint-update.ts [--mode process|docker] [--concurrency 8] [--seconds 10] [--rows 5000] [--max-requests 500000]
+  --mode          process: the example's programs as host processes (namespace isolation where
+                  the OS allows, else env); docker: the example's image built and run by the
+                  Docker engine (fails at once when no engine answers)
   --concurrency   InvokeEndpoint loops running at once (1-256)
   --seconds       length of the load phase; UpdateEndpoint is called half-way (2-600)
   --rows          policies generated per training data set (500-200000)
   --max-requests  stop the load early after this many requests`);
   process.exit(0);
 }
+if (args.mode !== 'process' && args.mode !== 'docker') fail(BENCH, `--mode must be process or docker, got "${args.mode}"`);
+const mode: 'process' | 'docker' = args.mode;
 const concurrency = numberFlag(BENCH, 'concurrency', args.concurrency, 1, 256);
 const durationMs = numberFlag(BENCH, 'seconds', args.seconds, 2, 600, false) * 1000;
 const rows = numberFlag(BENCH, 'rows', args.rows, 500, 200_000);
@@ -143,6 +153,37 @@ function summary(samples: Sample[]): { n: number; failures: number; p50: number;
   };
 }
 
+/** A failure the benchmark explains itself (no stack trace); thrown inside main so cleanup still runs. */
+class Refusal extends Error {}
+
+/** The isolation to ask the control plane for: docker needs an engine; process takes namespaces where the OS gives them. */
+async function isolationFor(wanted: 'process' | 'docker'): Promise<'docker' | 'namespace' | 'env'> {
+  if (wanted === 'docker') {
+    if (!(await dockerAvailable())) {
+      fail(BENCH, '--mode docker: no Docker engine answers `docker info`; start one (bash scripts/engine/ensure.sh) or run with --mode process');
+    }
+    return 'docker';
+  }
+  return (await namespaceIsolationAvailable()) ? 'namespace' : 'env';
+}
+
+/** The `[champ] isolation: <mode>` line each container writes first in its log, for every log under `dir` named `file`. */
+function modesIn(dir: string, file: string): string[] {
+  const found: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name === file) {
+        const m = /^\[champ\] isolation: (\w+)/m.exec(readFileSync(p, 'utf8'));
+        found.push(m ? m[1]! : 'unknown');
+      }
+    }
+  };
+  walk(dir);
+  return found;
+}
+
 async function main(): Promise<void> {
   const cleanup = new Cleanup(BENCH);
   const home = mkdtempSync(join(tmpdir(), 'champ-bench-update-'));
@@ -150,11 +191,26 @@ async function main(): Promise<void> {
   try {
     const t0 = performance.now();
     const at = () => `${((performance.now() - t0) / 1000).toFixed(1).padStart(5)}s`;
-    log(`${BENCH}: concurrency ${concurrency}, ${durationMs / 1000} s of load, UpdateEndpoint at ${durationMs / 2000} s`);
+    const isolation = await isolationFor(mode);
+    log(`${BENCH}: --mode ${mode} (isolation ${isolation}), concurrency ${concurrency}, ${durationMs / 1000} s of load, UpdateEndpoint at ${durationMs / 2000} s`);
 
     const imageStore = join(home, 'images');
     mkdirSync(imageStore, { recursive: true });
-    const local = await startLocalSageMaker({ port: 0, stateDir: home, imageStore, healthTimeoutMs: 60_000, log: () => undefined });
+    const { imageUri } = await snapshotContext({ contextDir: EXAMPLE, repository: 'claims-severity', store: imageStore });
+    if (mode === 'docker') {
+      // The engine runs what its image holds: build it under the snapshot's name, as the pipeline's build stage does.
+      // Registered before the control plane's close, so it runs after it: a tag goes only once no container uses it.
+      const docker = spawnDockerRunner();
+      cleanup.add(async () => {
+        const r = await removeLocalTags(docker, [imageUri]);
+        if (r.inUse.length + r.failed.length > 0) console.error(`${BENCH}: could not remove the Docker tag ${imageUri}: ${JSON.stringify(r)}`);
+      });
+      const built = await docker.run(['build', '-t', imageUri, EXAMPLE], { timeoutMs: 600_000 });
+      if (built.code !== 0) throw new Refusal(`--mode docker: docker build of ${imageUri} failed (exit ${built.code}):\n${built.output.slice(-1500)}`);
+      log(`${at()}  docker build ${imageUri}`);
+    }
+
+    const local = await startLocalSageMaker({ port: 0, stateDir: home, imageStore, isolation, healthTimeoutMs: 60_000, log: () => undefined });
     cleanup.add(() => local.close());
     const sm = new SageMakerClient({ endpoint: local.url, region: REGION, credentials: LOCAL_DUMMY_CREDENTIALS });
     // One attempt per call: an SDK retry would hide exactly the failures this benchmark counts.
@@ -165,7 +221,6 @@ async function main(): Promise<void> {
     });
     log(`${at()}  control plane ${local.url}`);
 
-    const { imageUri } = await snapshotContext({ contextDir: EXAMPLE, repository: 'claims-severity', store: imageStore });
     const seeds = [7, 8];
     for (const seed of seeds) {
       execFileSync('python3', [join(EXAMPLE, 'generate.py'), '--rows', String(rows), '--seed', String(seed), '--out', join(home, `data-${seed}`)], { stdio: 'pipe' });
@@ -198,6 +253,14 @@ async function main(): Promise<void> {
     };
     const firstModel = await invoke();
     log(`${at()}  serving model_id ${firstModel}`);
+    // What ran, from the containers' own first log lines, not from what was asked.
+    const ran = { training: modesIn(join(local.stateRoot, 'training'), 'train.log'), serving: modesIn(join(local.stateRoot, 'endpoints'), 'serve.log') };
+    const expected = mode === 'docker' ? ['docker'] : ['namespace', 'env'];
+    const modesRan = [...new Set([...ran.training, ...ran.serving])];
+    if (modesRan.length === 0 || modesRan.some((m) => !expected.includes(m))) {
+      throw new Refusal(`--mode ${mode} asked, but the containers ran as: training ${ran.training.join(', ') || 'none'}; serving ${ran.serving.join(', ') || 'none'}`);
+    }
+    log(`${at()}  mode that ran: ${modesRan.join(', ')} (training ${ran.training.length}, serving ${ran.serving.length} container log(s))`);
 
     // The load phase. Times are ms since `loadStart`.
     const samples: Sample[] = [];
@@ -251,6 +314,7 @@ async function main(): Promise<void> {
     const lastOld = oldModelSeen.length ? Math.max(...oldModelSeen) : Number.NaN;
 
     log('');
+    log(`mode                   ${mode} (isolation ${isolation}; containers ran as ${modesRan.join(', ')})`);
     log(`load phase             ${seconds(loadEnd)} (${concurrency} loops)`);
     log(`requests               ${all.n}`);
     log(`failures               ${all.failures}`);
@@ -271,4 +335,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => fail(BENCH, (err as Error).stack ?? String(err)));
+main().catch((err) => fail(BENCH, err instanceof Refusal ? err.message : ((err as Error).stack ?? String(err))));
