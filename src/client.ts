@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { decisionText, listLimit, modelVersion, pipelineName, pollSeconds, refuseNamedPipe, workflowId as workflowIdArg } from './cli/arguments';
 import { CliError, connectionFlagParsers, EXIT, firstLine, formatTable, loadSpecOrExplain, uiLink, withClient, withConnectionFlags, type CliIO, type ConnectionFlags } from './cli/common';
 import { follow, formatStatus } from './cli/progress';
+import { addEndpointCommands } from './cli/endpoint';
 import { addScheduleCommands } from './cli/schedule';
 import { PIPELINE_WORKFLOW, SEARCH_ATTRIBUTE_KEYS } from './shared';
 import { checkLocalInputs, SpecError } from './spec';
@@ -291,6 +292,7 @@ Exit codes: 0 done (run --wait: deployed); 1 refused or the server failed;
   decide('reject');
 
   addScheduleCommands(program, io);
+  addEndpointCommands(program, io);
 
   addConnectionFlags(program);
   for (const command of leafCommands(program)) if (command.name() !== 'validate') addConnectionFlags(command);

@@ -2,6 +2,7 @@
 // idempotent step over the AWS SDK v3 clients in `deps.clients`.
 import type { ActivityDeps } from './deps';
 import { createEndpointActivities } from './endpoint';
+import { clientsScope, createEntityActivities } from './endpoint-entity';
 import { createImageActivities } from './image';
 import { createRegistryActivities } from './registry';
 import { validateSpec } from './spec';
@@ -17,10 +18,12 @@ export function createActivities(deps: ActivityDeps): PipelineActivities & Trans
     ...createTransformActivities(deps),
     ...createRegistryActivities(deps),
     ...createEndpointActivities(deps),
+    ...createEntityActivities(() => clientsScope(deps.clients)),
   };
 }
 
 export type { ActivityDeps } from './deps';
 export type { DockerRunner, DockerRunOptions, DockerResult } from './docker';
 export { spawnDockerRunner } from './docker';
+export { clientsScope, createEntityActivities } from './endpoint-entity';
 export type * from './types';

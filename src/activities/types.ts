@@ -3,6 +3,7 @@
 // the options it needs; `createActivities(deps)` in ./index.ts implements them all.
 import type { PipelineSpec, SmokeTestSpec, UpdateStrategySpec } from '../spec/schema';
 import type { EndpointFacts } from '../aws/status';
+import type { DeploymentRequest, RequestAccepted } from '../workflows/endpoint/messages';
 
 export interface MetricValue {
   name: string;
@@ -221,6 +222,16 @@ export interface CleanupResult {
   deletedModels: string[];
 }
 
+// --- the endpoint entity -------------------------------------------------------
+export interface RequestDeploymentInput {
+  request: DeploymentRequest;
+}
+export interface WithdrawDeploymentInput {
+  endpointName: string;
+  requestId: string;
+  reason: string;
+}
+
 // --- the contract, by how a caller must call it -------------------------------
 // Each group wants its own activity options (src/workflows/options.ts); an
 // activity belongs to exactly one, so a proxy offers only what its options suit.
@@ -260,6 +271,14 @@ export interface EndpointWaitActivities {
   /** Returns once the endpoint is out of its in-flight statuses (ENDPOINT_IN_FLIGHT_STATUSES). */
   awaitEndpoint(input: AwaitEndpointInput): Promise<EndpointState>;
   rollbackEndpoint(input: RollbackEndpointInput): Promise<RollbackEndpointResult>;
+}
+
+/** A workflow cannot send an update: these reach the endpoint entity for the pipeline (quick calls to Temporal). */
+export interface EntityActivities {
+  /** Update-with-start on the endpoint's entity: starts it if needed, queues the request (deduplicated by its id). */
+  requestDeployment(input: RequestDeploymentInput): Promise<RequestAccepted>;
+  /** Withdraws a request: the entity drops it from its queue, or aborts it and puts the endpoint back. */
+  withdrawDeployment(input: WithdrawDeploymentInput): Promise<void>;
 }
 
 /** Image builds: long, heartbeating. */
@@ -343,4 +362,4 @@ export interface TransformWaitActivities {
 export interface TransformActivities extends TransformControlActivities, TransformWaitActivities {}
 
 /** Every activity the pipeline workflow calls. */
-export interface PipelineActivities extends ControlActivities, TrainingWaitActivities, EndpointWaitActivities, BuildActivities, DataActivities {}
+export interface PipelineActivities extends ControlActivities, TrainingWaitActivities, EndpointWaitActivities, BuildActivities, DataActivities, EntityActivities {}

@@ -281,6 +281,10 @@ export const DeploymentSpec = z
     strategy: UpdateStrategy.default({ type: 'all-at-once', waitInterval: '5m', terminationWait: '0s', alarms: [] }),
     smokeTest: SmokeTest.optional().describe('A request the new endpoint must answer before it is promoted'),
     keep: z.number().int().min(1).max(100).default(3).describe('Endpoint configs and models kept after promotion, the live one included'),
+    whenFrozen: z
+      .enum(['wait', 'fail'])
+      .default('wait')
+      .describe('While the endpoint is frozen (champ endpoint freeze): wait until it is unfrozen, or end the run with the outcome endpoint-frozen'),
     environment: environment(SERVING_ENVIRONMENT_LIMITS, 'serving'),
   })
   .strict();

@@ -10,11 +10,30 @@ import { judgeEndpoint } from '../aws/status';
 import { durationMs } from '../spec/duration';
 import { ErrorTypes } from '../shared';
 import { DeploymentFailure } from './failures';
-import type { RunRecord } from './record';
+import type { ResourceKind } from './messages';
 import type { Compensation, Saga } from './saga';
 
+/** The parts of a spec a deployment reads: a pipeline's whole spec, or the endpoint entity's plan. */
+export interface DeploymentSpecPart {
+  name: PipelineSpec['name'];
+  deployment: PipelineSpec['deployment'];
+  training: Pick<PipelineSpec['training'], 'roleArn'>;
+  timeouts: Pick<PipelineSpec['timeouts'], 'deploy'>;
+}
+
+/** Where a deployment tells what it made and what went wrong: the pipeline's RunRecord, or the entity's. */
+export interface DeploymentRecorder {
+  status: {
+    resources: { model?: string; endpointConfig?: string; previousEndpointConfig?: string };
+    logs: { endpoint?: string };
+  };
+  track(kind: ResourceKind, name: string): void;
+  markDeleted(kind: ResourceKind, name: string): void;
+  warn(message: string): void;
+}
+
 export interface DeploymentPlan {
-  spec: PipelineSpec;
+  spec: DeploymentSpecPart;
   /** This run's model and endpoint config names. */
   model: string;
   endpointConfig: string;
@@ -59,7 +78,7 @@ export class Deployment {
     private readonly control: DeploymentActivities,
     private readonly endpointWait: EndpointWaitActivities,
     private readonly saga: Saga,
-    private readonly record: RunRecord,
+    private readonly record: DeploymentRecorder,
     private readonly plan: DeploymentPlan,
   ) {}
 

@@ -3,6 +3,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { MetricValue } from '../activities/types';
 import type { PipelineSpec } from '../spec/schema';
+import type { DeploymentOutcomeKind } from './endpoint/messages';
 import type { GateResult } from './gate';
 
 /** How a run ended when it returned a result. */
@@ -14,7 +15,9 @@ export type PipelineOutcome =
   | 'rolled-back'
   | 'skipped-data-unchanged'
   /** Another run of the pipeline deployed to the endpoint after this one: its candidate was neither rolled back nor made champion. */
-  | 'superseded';
+  | 'superseded'
+  /** The endpoint was frozen and the spec's deployment.whenFrozen said not to wait: the approved candidate was not deployed. */
+  | 'endpoint-frozen';
 
 /** How a run ended, including the ends where the workflow fails or is cancelled (no result). */
 export type PipelineEnd = PipelineOutcome | 'failed' | 'cancelled';
@@ -73,6 +76,18 @@ export interface ApprovalDecision {
   via: ApprovalVia;
 }
 
+/** The run's request to its endpoint's entity (runs started before the entity existed deploy on their own). */
+export interface DeploymentRequestView {
+  /** The endpoint entity's workflow id. */
+  entityId: string;
+  requestId: string;
+  /** Until it ends: queued behind `ahead` others, or running. */
+  state: 'queued' | 'running' | 'done';
+  ahead: number;
+  outcome?: DeploymentOutcomeKind;
+  reason?: string;
+}
+
 export interface PipelineResult {
   outcome: PipelineOutcome;
   reason?: string;
@@ -91,6 +106,8 @@ export interface PipelineResult {
   timings: Array<Required<StageTiming>>;
   /** Things that went wrong without changing the outcome (e.g. old versions not cleaned up). */
   warnings: string[];
+  /** The deployment request to the endpoint's entity, and how it ended. */
+  deployment?: DeploymentRequestView;
 }
 
 export interface ApprovalStatus {
@@ -130,6 +147,8 @@ export interface PipelineStatus {
   timings: StageTiming[];
   /** Approval signals that arrived when no approval was awaited or named another version. */
   ignoredSignals: number;
+  /** The deployment request to the endpoint's entity, once made. */
+  deployment?: DeploymentRequestView;
 }
 
 export interface ApproveInput {

@@ -9,6 +9,7 @@ import type {
   ControlActivities,
   DataActivities,
   EndpointWaitActivities,
+  EntityActivities,
   TrainingWaitActivities,
 } from '../activities/types';
 import type { PipelineSpec } from '../spec/schema';
@@ -45,6 +46,20 @@ export const CONTROL_OPTIONS: wf.ActivityOptions = {
 
 export function controlActivities(): ControlActivities {
   return wf.proxyActivities<ControlActivities>(CONTROL_OPTIONS);
+}
+
+/** Reaching the endpoint entity: quick calls to Temporal, retried like control-plane calls. */
+export function entityActivities(): EntityActivities {
+  return wf.proxyActivities<EntityActivities>(CONTROL_OPTIONS);
+}
+
+/** The endpoint waits of one deployment by the endpoint entity: its request's deadline and poll intervals. */
+export function endpointWaitActivities(deployTimeout: string, poll: PollIntervals): EndpointWaitActivities {
+  return wf.proxyActivities<EndpointWaitActivities>({
+    startToCloseTimeout: '1m',
+    scheduleToCloseTimeout: durationMs(deployTimeout),
+    retry: { initialInterval: poll.initialMs, backoffCoefficient: 1.5, maximumInterval: poll.maxMs, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+  });
 }
 
 /** The proxies whose timeouts come from the spec: made once the spec is validated. */

@@ -4,18 +4,21 @@
 // workflows replay this code: a change to the activities it calls, their order
 // or proxies, its timers or its search attribute upserts goes behind `patched()`.
 import * as wf from '@temporalio/workflow';
+import { ApplicationFailure } from '@temporalio/workflow';
 import type { BuildImageResult, ChampionInfo, FingerprintDataResult, RegisteredCandidate, TrainingResult } from '../activities/types';
 import type { PipelineSpec } from '../spec/schema';
 import { pipelineResourceNames, type PipelineResourceNames } from '../aws/naming';
 import { Approval, packageApproval, systemRejection } from './approval';
 import { Deployment, Superseded } from './deployment';
-import { describe, workflowFailure, type DeploymentFailure } from './failures';
+import { EndpointRequest, ENDPOINT_ENTITY_PATCH } from './endpoint/request';
+import { describe, DeploymentFailure, workflowFailure } from './failures';
 import { evaluateGate, gateFailureReason, type GateResult } from './gate';
 import { approvalSignal, approveUpdate, rejectUpdate, statusQuery, type ApprovalDecision, type PipelineInput, type PipelineOutcome, type PipelineResult } from './messages';
 import { checkedInput } from './input';
-import { controlActivities, pollIntervals, specActivities, type SpecActivities } from './options';
+import { controlActivities, entityActivities, pollIntervals, specActivities, type PollIntervals, type SpecActivities } from './options';
 import { RunRecord, type RunFacts } from './record';
 import { Saga } from './saga';
+import { ErrorTypes } from '../shared';
 
 export async function trainingPipeline(input: PipelineInput): Promise<PipelineResult> {
   // Runs started before the input check existed replay without it.
@@ -25,6 +28,8 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
 
 class PipelineRun {
   private readonly control = controlActivities();
+  private readonly entity = entityActivities();
+  private poll!: PollIntervals;
   /** The proxies whose timeouts come from the spec: made once it is validated. */
   private activities!: SpecActivities;
   private spec!: PipelineSpec;
@@ -67,6 +72,8 @@ class PipelineRun {
       if (decision.decision === 'rejected') {
         return this.finish(decision.via === 'timeout' ? 'approval-timed-out' : 'rejected-by-reviewer', decision.comment);
       }
+      // Runs from before the endpoint entity deploy on their own, below.
+      if (wf.patched(ENDPOINT_ENTITY_PATCH)) return await this.deployThroughEntity(image, training, candidate, decision);
       const deployment = await this.deploy(image, training);
       const failure = await this.verify(deployment);
       if (failure instanceof Superseded) return this.finish('superseded', failure.reason);
@@ -87,7 +94,7 @@ class PipelineRun {
     await this.record.stage('validating', async () => {
       pollIntervals(this.input.poll); // a bad poll input fails before any work
       const { spec, suggestedPoll } = await this.control.validateSpec({ spec: this.input.spec });
-      const poll = pollIntervals(this.input.poll, suggestedPoll);
+      const poll = (this.poll = pollIntervals(this.input.poll, suggestedPoll));
       this.spec = spec;
       const info = wf.workflowInfo();
       this.names = pipelineResourceNames(spec.name, info.workflowId, info.runId);
@@ -179,6 +186,59 @@ class PipelineRun {
     // A rejected package is already marked so: nothing left to undo for it.
     if (decision.decision === 'rejected') this.saga.clear();
     return decision;
+  }
+
+  /**
+   * The deploy stage since 'endpoint-entity': one request to the endpoint's
+   * entity, which deploys, verifies, rolls back on failure, records the
+   * champion and cleans up, one request at a time.
+   */
+  private async deployThroughEntity(image: BuildImageResult, training: TrainingResult, candidate: RegisteredCandidate, decision: ApprovalDecision): Promise<PipelineResult> {
+    const info = wf.workflowInfo();
+    const spec = this.spec;
+    const { endpointName } = spec.deployment;
+    const request = new EndpointRequest(this.entity, this.saga, this.record, {
+      requestId: `deploy/${info.workflowId}/${info.runId}`,
+      plan: {
+        pipeline: spec.name,
+        model: this.names.model,
+        endpointConfig: this.names.endpointConfig,
+        imageUri: image.imageUri,
+        modelArtifact: training.modelArtifact,
+        roleArn: spec.training.roleArn,
+        deployment: spec.deployment,
+        deployTimeout: spec.timeouts.deploy,
+        tags: this.tags,
+      },
+      requester: { workflowId: info.workflowId, runId: info.runId },
+      requestedBy: this.input.requestedBy ?? this.record.status.trigger,
+      approvedBy: decision.reviewer,
+      modelVersion: candidate.version,
+      modelPackageArn: candidate.modelPackageArn,
+      modelPackageGroup: this.names.modelPackageGroup,
+      whenFrozen: spec.deployment.whenFrozen ?? 'wait',
+      poll: this.poll,
+    });
+    const outcome = await this.record.stage('deploying', () => request.submit());
+    if (outcome.outcome === 'deployed' || outcome.outcome === 'rolled-back' || outcome.outcome === 'superseded') {
+      this.facts.deployed = { endpointName, endpointConfigName: outcome.endpointConfigName };
+    }
+    switch (outcome.outcome) {
+      case 'deployed':
+        this.saga.clear();
+        return this.finish('deployed');
+      case 'rolled-back':
+        await this.rollBack(new DeploymentFailure('verification-failed', outcome.reason ?? 'rolled back by the endpoint entity'));
+        return this.finish('rolled-back', outcome.reason);
+      case 'superseded':
+        return this.finish('superseded', outcome.reason);
+      case 'refused':
+        // The candidate stays approved: it can be deployed once the endpoint is unfrozen.
+        this.saga.clear();
+        return this.finish('endpoint-frozen', outcome.reason);
+      default:
+        throw ApplicationFailure.nonRetryable(`deployment to endpoint ${endpointName} ${outcome.outcome}: ${outcome.reason ?? 'no reason given'}`, ErrorTypes.EndpointFailed);
+    }
   }
 
   private async deploy(image: BuildImageResult, training: TrainingResult): Promise<Deployment> {

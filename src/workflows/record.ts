@@ -132,6 +132,7 @@ export class RunRecord {
       logs: this.status.logs,
       timings: this.status.timings.map((t) => ({ ...t, endedAt: t.endedAt ?? t.startedAt })),
       warnings: this.warnings,
+      ...(this.status.deployment ? { deployment: this.status.deployment } : {}),
     };
   }
 }

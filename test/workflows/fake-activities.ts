@@ -1,6 +1,8 @@
 // An in-memory fake of the pipeline's activities for workflow tests: every
 // call is recorded, every function can be replaced per test.
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
+import { createEntityActivities } from '../../src/activities/endpoint-entity';
 import type { PipelineActivities, TrainingResult } from '../../src/activities/types';
 import type { PipelineSpec } from '../../src/spec/schema';
 import { ErrorTypes } from '../../src/shared';
@@ -44,6 +46,9 @@ export function fakeActivities(overrides: Partial<PipelineActivities> = {}, opts
   const endpoint: { configName?: string } = { configName: opts.servingConfig };
 
   const defaults: PipelineActivities = {
+    // The real requests to the endpoint entity (a Temporal client call): the entity runs on the test worker with these
+    // fakes. Each test's worker has its own task queue, and so its own entity of the endpoint.
+    ...createEntityActivities(async () => `test-${Context.current().info.taskQueue}`),
     async validateSpec({ spec }) {
       return { spec: spec as PipelineSpec };
     },
@@ -148,6 +153,7 @@ export function testSpec(patch?: (spec: PipelineSpec) => void): PipelineSpec {
       variantName: 'AllTraffic',
       strategy: { type: 'all-at-once', waitInterval: '5m', terminationWait: '0s', alarms: [] },
       keep: 3,
+      whenFrozen: 'wait',
       environment: {},
     },
     timeouts: { build: '10m', training: '1h', deploy: '30m' },
