@@ -148,6 +148,8 @@ async function main(): Promise<void> {
     sageMakerUrl = stack.sageMakerUrl!;
     uiUrl = stack.uiUrl;
     say(`${elapsed()}  stack      Temporal ${temporalAddress}, Web UI ${uiUrl}, local SageMaker ${sageMakerUrl}, worker polling`);
+    const images = stack.images;
+    say(`${elapsed()}  images     ${images.kind === 'registry' ? `pushed to ${images.registry} through ECR at ${images.ecrUrl}` : images.kind === 'store' ? `local image store (${images.reason})` : 'ECR'}`);
   }
 
   const dataDir = join(home, 'demo', 'data');
