@@ -36,15 +36,42 @@ function redactError(err: Error): unknown {
   return redactForLog({ ...stdSerializers.err(err) });
 }
 
-export function createLogger(opts: { level: string; format?: 'json' | 'pretty'; name?: string; destination?: DestinationStream }): Logger {
-  const pretty = !opts.destination && (opts.format ? opts.format === 'pretty' : process.stdout.isTTY === true);
+/** Where a log goes, for the choice of format: a terminal gets text (in colour), anything else JSON. */
+export interface LogTarget {
+  isTTY: boolean;
+  /** NO_COLOR set (https://no-color.org): text without colour even on a terminal. */
+  noColor: boolean;
+}
+
+function stdoutTarget(): LogTarget {
+  return { isTTY: process.stdout.isTTY === true, noColor: (process.env.NO_COLOR ?? '') !== '' };
+}
+
+/**
+ * The format in effect: LOG_FORMAT when set, else text on a terminal and JSON
+ * elsewhere. Colour only on a terminal: LOG_FORMAT=pretty into a pipe or file
+ * writes plain text, never escape codes.
+ */
+export function logFormat(format: 'json' | 'pretty' | undefined, target: LogTarget): { pretty: boolean; colour: boolean } {
+  const pretty = format ? format === 'pretty' : target.isTTY;
+  return { pretty, colour: pretty && target.isTTY && !target.noColor };
+}
+
+/**
+ * The worker's logger. JSON lines carry `level` as a name ("info") and `time`
+ * as an ISO 8601 instant, so a log service reads them without a mapping.
+ */
+export function createLogger(opts: { level: string; format?: 'json' | 'pretty'; name?: string; destination?: DestinationStream; target?: LogTarget }): Logger {
+  const { pretty, colour } = opts.destination ? { pretty: false, colour: false } : logFormat(opts.format, opts.target ?? stdoutTarget());
   const options: pino.LoggerOptions = {
     name: opts.name ?? 'champ',
     level: opts.level,
-    formatters: { log: (object) => redactForLog(object) as Record<string, unknown> },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    // pino-pretty reads the numeric level; JSON gets the name.
+    formatters: { log: (object) => redactForLog(object) as Record<string, unknown>, ...(pretty ? {} : { level: (label: string) => ({ level: label }) }) },
     // formatters.log has already turned an `err` into a redacted plain object by the time serializers run.
     serializers: { msg: (msg: unknown) => (typeof msg === 'string' ? scrubCredentials(msg) : msg), err: (err: unknown) => (err instanceof Error ? redactError(err) : err) },
-    ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
+    ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: colour, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
   };
   return opts.destination ? pino(options, opts.destination) : pino(options);
 }
@@ -61,13 +88,21 @@ const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = 
 const DROPPED_META = new Set(['taskToken']);
 
 /**
+ * One name for each thing in every line: the SDK calls the run id `runId` in
+ * workflow lines and `workflowRunId` in activity lines; champ's lines say
+ * `runId`. The other names (workflowId, workflowType, activityType, activityId,
+ * attempt, namespace, taskQueue) are the same in both already.
+ */
+const RENAMED_META: Record<string, string> = { workflowRunId: 'runId' };
+
+/**
  * Adapts pino to the Temporal SDK's Logger interface. `quiet` moves info to
  * debug (for chatty parts such as the workflow bundler).
  */
 export function temporalLogger(logger: Logger, opts: { quiet?: boolean } = {}): TemporalLogger {
   const log = (level: LogLevel, message: string, meta?: LogMetadata) => {
     const fields: LogMetadata = {};
-    for (const [k, v] of Object.entries(meta ?? {})) if (!DROPPED_META.has(k)) fields[k] = v;
+    for (const [k, v] of Object.entries(meta ?? {})) if (!DROPPED_META.has(k)) fields[RENAMED_META[k] ?? k] = v;
     const target = opts.quiet && level === 'INFO' ? 'debug' : LEVELS[level];
     logger[target](fields, message);
   };
