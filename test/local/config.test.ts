@@ -11,6 +11,7 @@ describe('the control plane configuration from the environment', () => {
       CHAMP_LOCAL_ISOLATION: 'auto',
       // Below the kernel's ephemeral range (32768-60999).
       CHAMP_LOCAL_PORT_RANGE: { first: 30000, last: 32767 },
+      CHAMP_LOCAL_REGISTRY: '127.0.0.1:5000',
       AWS_REGION: 'us-east-1',
     });
   });
