@@ -1,7 +1,7 @@
 // `champ`: the command-line client. One subcommand per operator action; the
 // `schedule` group lives in ./cli/schedule.ts, what they share in ./cli/.
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decisionText, listLimit, modelVersion, pipelineName, pollSeconds, refuseNamedPipe, workflowId as workflowIdArg } from './cli/arguments';
@@ -12,6 +12,7 @@ import { addScheduleCommands } from './cli/schedule';
 import { PIPELINE_WORKFLOW, SEARCH_ATTRIBUTE_KEYS } from './shared';
 import { checkLocalInputs, SpecError } from './spec';
 import type { PipelineSpec } from './spec/schema';
+import { TARGETS, targetIssues, type Target } from './spec/targets';
 import { approveUpdate, rejectUpdate, statusQuery, trainingPipeline, type PipelineInput } from './workflows';
 
 export { CliError, EXIT, type CliIO } from './cli/common';
@@ -153,10 +154,19 @@ Exit codes: 0 done (run --wait: deployed); 1 refused or the server failed;
   program
     .command('validate')
     .argument('<spec>', 'pipeline spec file (YAML or JSON)')
+    .addOption(
+      new Option('--target <where>', 'also check what this target needs: aws refuses file:// locations, the placeholder role and instance types SageMaker lacks')
+        .choices(TARGETS)
+        .default('local'),
+    )
     .description('check a pipeline spec and exit 0, or print what is wrong')
-    .action((specPath: string) => {
+    .action((specPath: string, opts: { target: Target }) => {
       const { spec } = loadSpecArgument(specPath);
-      io.out(`${specPath}: valid pipeline "${spec.name}" (endpoint ${spec.deployment.endpointName})`);
+      const issues = targetIssues(spec, opts.target);
+      if (issues.length > 0) {
+        throw new CliError(`${specPath}: not ready for ${opts.target === 'aws' ? 'AWS' : opts.target}\n${new SpecError(issues).format()}`, EXIT.usage);
+      }
+      io.out(`${specPath}: valid pipeline "${spec.name}" (endpoint ${spec.deployment.endpointName})${opts.target === 'local' ? '' : `, ready for ${opts.target === 'aws' ? 'AWS' : opts.target}`}`);
     });
 
   program
