@@ -12,7 +12,10 @@ import {
 } from '@temporalio/client';
 import { PIPELINE_WORKFLOW, SEARCH_ATTRIBUTE_KEYS } from './shared';
 import type { PipelineSpec, ScheduleSpecType } from './spec/schema';
-import type { PipelineInput, trainingPipeline } from './workflows';
+import type { PipelineInput } from './workflows';
+
+/** The workflow a watching schedule starts (src/workflows/watcher.ts): one pipeline run per new data fingerprint. */
+export const WATCHER_WORKFLOW = 'dataWatcher';
 
 export const SCHEDULE_ID_PREFIX = 'champ-';
 
@@ -55,7 +58,13 @@ export type ScheduleMemo = {
 
 // Typed by the workflow, so `args` must be its input. The type goes by name:
 // a schedule's action is stored, and described back, with the name only.
-type PipelineAction = ScheduleOptionsStartWorkflowAction<typeof trainingPipeline>;
+// trainingPipeline or dataWatcher: both take a PipelineInput.
+type PipelineAction = ScheduleOptionsStartWorkflowAction<(input: PipelineInput) => Promise<unknown>>;
+
+/** Whether the spec's schedule starts the data watcher rather than the pipeline itself. */
+export function watchesData(spec: PipelineSpec): boolean {
+  return spec.schedule?.watch?.enabled === true;
+}
 
 /** The Schedule that runs `spec` on its cron. Pure. */
 export function scheduleOptionsFor(spec: PipelineSpec, opts: { taskQueue: string }): ScheduleOptions<PipelineAction> {
@@ -69,10 +78,11 @@ export function scheduleOptionsFor(spec: PipelineSpec, opts: { taskQueue: string
     spec: { cronExpressions: [schedule.cron.trim()], ...(schedule.timezone ? { timezone: schedule.timezone } : {}) },
     action: {
       type: 'startWorkflow',
-      workflowType: PIPELINE_WORKFLOW,
+      // Watching: each scheduled check fingerprints the data and starts the pipeline only for new data.
+      workflowType: watchesData(spec) ? WATCHER_WORKFLOW : PIPELINE_WORKFLOW,
       taskQueue: opts.taskQueue,
       // Temporal appends the scheduled time, so every run has its own id.
-      workflowId: `${spec.name}-scheduled`,
+      workflowId: watchesData(spec) ? `${spec.name}-watch` : `${spec.name}-scheduled`,
       args: [input],
       typedSearchAttributes: [{ key: SEARCH_ATTRIBUTE_KEYS.pipeline, value: spec.name }],
     },

@@ -295,6 +295,15 @@ export const ScheduleSpec = z
     overlap: z.enum(['skip', 'buffer-one', 'buffer-all', 'cancel-other', 'terminate-other', 'allow-all']).default('skip'),
     skipWhenDataUnchanged: z.boolean().default(true).describe('Skip a scheduled run when the training inputs are unchanged since the last run'),
     timezone: text(64).min(1).optional().describe('IANA time zone of the cron expression, e.g. Europe/London; UTC when absent'),
+    watch: z
+      .object({
+        enabled: z.boolean().default(true).describe('false keeps the section but runs the pipeline itself on the cron'),
+      })
+      .strict()
+      .optional()
+      .describe(
+        'Watch the training inputs instead: on the cron a data watcher fingerprints them and starts the pipeline only for a fingerprint it has not started one for (one run per new data)',
+      ),
   })
   .strict();
 

@@ -9,6 +9,8 @@ export { batchTransform, transformStatusQuery } from './transform';
 export type { BatchTransformInput, BatchTransformResult, BatchTransformStatus, TransformStage } from './transform';
 export { buildImage, imageBuildStatusQuery } from './build-image';
 export type { ImageBuildInput, ImageBuildResult, ImageBuildStatus } from './build-image';
+export { dataWatcher } from './watcher';
+export type { WatchOutcome, WatchResult } from './watcher';
 export {
   cancelDeploymentSignal,
   deploymentOutcomeSignal,
