@@ -404,6 +404,13 @@ describe("the push's private DOCKER_CONFIG keeps the user's engine", () => {
     if (shown.error === undefined) expect(shown.stdout.trim()).toBe('unix:///run/champ-test-engine.sock');
     await cfg.remove();
     expect(existsSync(dir)).toBe(false);
+    // An engine over TLS finds its certificates in the user's config folder, as it would without the private one.
+    const tls = await privateDockerConfig({ DOCKER_CONFIG: join(home, 'user'), DOCKER_TLS_VERIFY: '1' });
+    expect(tls.env.DOCKER_CERT_PATH).toBe(join(home, 'user'));
+    await tls.remove();
+    const own = await privateDockerConfig({ DOCKER_CONFIG: join(home, 'user'), DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/certs' });
+    expect(own.env.DOCKER_CERT_PATH).toBeUndefined();
+    await own.remove();
     expect(existsSync(join(home, 'user', 'contexts'))).toBe(true);
   });
 
