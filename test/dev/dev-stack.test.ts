@@ -136,7 +136,9 @@ describe('npm run dev', () => {
     process.kill(-dev.pid!, 'SIGINT');
     const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000).unref())]);
     expect(code).toBe(0);
-    await new Promise((r) => setTimeout(r, 500));
+    // The stack's processes end on its way out, not necessarily before its own exit: wait for it, bounded.
+    const goneBy = Date.now() + 15_000;
+    while (processesMentioning(home).length > 0 && Date.now() < goneBy) await new Promise((r) => setTimeout(r, 100));
     expect(processesMentioning(home)).toEqual([]);
   }, 120_000);
 });

@@ -36,6 +36,7 @@ it('cancelling the pipeline during training leaves the training job Stopped and 
       );
 
       await handle.cancel();
+      await injectFault(env.sageMakerUrl, { kind: 'release', resource: 'endpoint', status: 'Updating' });
       const err = await handle.result().then(
         () => undefined,
         (e: unknown) => e,
@@ -69,8 +70,8 @@ it('cancelling the pipeline during an endpoint update puts the endpoint back on 
       expect(first.outcome).toBe('deployed');
       const firstConfig = first.endpointConfigName!;
 
-      // The update stays Updating a few seconds: long enough to cancel in the middle of it.
-      await injectFault(env.sageMakerUrl, { kind: 'hold', resource: 'endpoint', status: 'Updating', ms: 4000, count: 1 });
+      // The update stays Updating until released: the cancel lands in the middle of it, whatever the machine's speed.
+      await injectFault(env.sageMakerUrl, { kind: 'hold', resource: 'endpoint', status: 'Updating', ms: 600_000, count: 1 });
       const traffic = keepInvoking(env.runtimeClient, endpointName);
       const handle = await startPipeline(client, taskQueue, pipelineInput(spec));
       const waiting = await waitForStatus(handle, (s) => s.stage === 'awaiting-endpoint');

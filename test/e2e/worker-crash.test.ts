@@ -38,8 +38,8 @@ it('a worker killed with SIGKILL during training is replaced and the pipeline en
     expect(firstRun.outcome).toBe('deployed');
     const firstConfig = firstRun.endpointConfigName!;
 
-    // Long enough to kill the worker and start another; short enough to keep the test quick.
-    await injectFault(env.sageMakerUrl, { kind: 'hold', resource: 'training', status: 'InProgress', ms: 10_000, count: 1 });
+    // Held until released: the kill lands mid-training, whatever the machine's speed.
+    await injectFault(env.sageMakerUrl, { kind: 'hold', resource: 'training', status: 'InProgress', ms: 600_000, count: 1 });
     const handle = await startPipeline(client, taskQueue, pipelineInput(spec));
     const training = await waitForStatus(handle, (s) => s.stage === 'training' && s.resources.trainingJob !== undefined);
     const jobName = training.resources.trainingJob!;
@@ -55,6 +55,7 @@ it('a worker killed with SIGKILL during training is replaced and the pipeline en
     // Still training: the kill happened in the middle of it.
     expect((await env.sagemakerClient.send(new ListTrainingJobsCommand({ NameContains: jobName }))).TrainingJobSummaries?.[0]?.TrainingJobStatus).toBe('InProgress');
     await spawnWorker();
+    await injectFault(env.sageMakerUrl, { kind: 'release', resource: 'training', status: 'InProgress' });
 
     const result = await handle.result();
     expect(result).toMatchObject({ outcome: 'deployed', trainingJobName: jobName, endpointName });

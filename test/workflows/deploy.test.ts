@@ -8,6 +8,12 @@ import { statusQuery } from '../../src/workflows';
 import { CANDIDATE_ARN, fakeActivities, notReady, testSpec } from './fake-activities';
 import { startPipeline, waitForStatus } from './helpers';
 
+/** Whether the run's history holds the cancel request yet. */
+async function cancelRequested(handle: { fetchHistory(): Promise<{ events?: Array<{ workflowExecutionCancelRequestedEventAttributes?: unknown }> | null }> }): Promise<boolean> {
+  const history = await handle.fetchHistory();
+  return (history.events ?? []).some((e) => e.workflowExecutionCancelRequestedEventAttributes != null);
+}
+
 const OLD_CONFIG = 'demo-0123456789ab-config';
 
 describe('trainingPipeline deployment', () => {
@@ -291,7 +297,9 @@ describe('trainingPipeline deployment', () => {
       await waitForStatus(handle, (s) => s.stage === 'rolling-back');
       while (fake.inputs('rollbackEndpoint').length < 2) await new Promise((r) => setTimeout(r, 20));
       await handle.cancel();
-      await new Promise((r) => setTimeout(r, 300));
+      // The cancel is in the history before the rollback may go on: a state, not a guess at how fast the server is.
+      const deadline = Date.now() + 30_000;
+      while (!(await cancelRequested(handle)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       released = true;
       await handle.result().catch(() => undefined);
       expect(fake.endpoint.configName).toBe(OLD_CONFIG);

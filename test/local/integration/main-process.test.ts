@@ -86,7 +86,8 @@ test('the local-sagemaker command prints its URL, answers, and on SIGTERM exits 
     child.kill('SIGTERM');
     const exit = await exited;
     expect(exit).toEqual({ code: 0, signal: null });
-    await new Promise((r) => setTimeout(r, 200));
+    // Its children end on its way out, but not necessarily before its own exit is seen: wait, bounded.
+    await until('every process of the tree gone', async () => (tree.filter(isProcessAlive).length === 0 ? true : undefined), 10_000).catch(() => undefined);
     expect(tree.filter(isProcessAlive)).toEqual([]);
   } finally {
     // Whatever happened above, nothing of this test may outlive it; a pid is killed only while it is

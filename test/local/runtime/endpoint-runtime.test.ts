@@ -123,7 +123,9 @@ describe('LocalEndpointRuntime', () => {
       }
     };
     const workers = Array.from({ length: 6 }, () => worker());
-    await new Promise((r) => setTimeout(r, 200));
+    // The stream reaches the old variant before the switch begins, however slow the machine.
+    const deadline = Date.now() + 30_000;
+    while (seen.filter((x) => x.body === 'v1|x').length < 20 && failures.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await rt.deploy('ep-roll', 'cfg-2', [variant('Green', modelV2, slow)], HEALTH);
     afterDeploy = tick;
     stop = true;

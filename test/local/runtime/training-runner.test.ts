@@ -180,10 +180,33 @@ describe('LocalTrainingRunner', () => {
     );
   });
 
+  it('a run resumed after a control plane restart, with no container left to re-attach to, runs the program again from a fresh layout', async () => {
+    const runner = new LocalTrainingRunner({ launcher: new ContainerLauncher({ imageStore: store, isolation: 'env' }) });
+    const req = request();
+    const first = await runner.run(req, () => undefined);
+    expect(first.status).toBe('Completed');
+    // What the killed attempt left behind must not leak into the new one.
+    await fsp.writeFile(path.join(req.jobDir, 'opt', 'ml', 'model', 'stale.bin'), 'old');
+    const gone = await runner.run({ ...req, resume: { dockerName: 'champ-no-such-container-0' } }, () => undefined);
+    expect(gone.status).toBe('Completed');
+    const again = await runner.run({ ...req, resume: {} }, () => undefined);
+    expect(again.status).toBe('Completed');
+    const log = await fsp.readFile(again.logFile, 'utf8');
+    expect(log).toContain('[champ] the local control plane restarted while the job ran: the training program runs again from the start');
+    await expect(fsp.access(path.join(req.jobDir, 'opt', 'ml', 'model', 'stale.bin'))).rejects.toThrow();
+    expect(again.finalMetrics.map((m) => m.MetricName).sort()).toEqual(['train:loss', 'validation:rmse']);
+  });
+
   it('shutdown() stops every run', async () => {
     const runner = new LocalTrainingRunner({ launcher: new ContainerLauncher({ imageStore: store, isolation: 'env' }), stopGraceMs: 500 });
-    const runs = [runner.run(request({ hyperParameters: { mode: 'sleep' } }), () => undefined), runner.run(request({ hyperParameters: { mode: 'sleep' } }), () => undefined)];
-    await new Promise((r) => setTimeout(r, 300));
+    const training = new Set<number>();
+    const runs = [0, 1].map((i) =>
+      runner.run(request({ hyperParameters: { mode: 'sleep' } }), (p) => {
+        if (p.secondaryStatus === 'Training') training.add(i);
+      }),
+    );
+    // Both programs started (whatever the machine's speed), so shutdown() stops running containers.
+    await waitFor(async () => training.size === 2, 30_000);
     await runner.shutdown();
     expect((await Promise.all(runs)).map((o) => o.status)).toEqual(['Stopped', 'Stopped']);
   });
