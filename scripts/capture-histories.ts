@@ -17,9 +17,16 @@ import { injectFault } from '../src/local/admin-client';
 import { QUOTA_RETRY } from '../src/aws/errors';
 import type { PipelineSpec } from '../src/spec';
 import { executableFor, searchAttributeKeys, withStartRetries } from '../src/temporal-server';
+import { clientsScope } from '../src/activities';
+import { endpointEntityId } from '../src/workflows/endpoint/messages';
 import {
   approvalSignal,
   approveUpdate,
+  endpointHistoryQuery,
+  endpointStatusQuery,
+  endpointWorkflow,
+  freezeUpdate,
+  unfreezeUpdate,
   rejectUpdate,
   trainingPipeline,
   type PipelineInput,
@@ -46,6 +53,9 @@ interface Run {
   start(spec: PipelineSpec, extra?: Partial<PipelineInput>): Promise<PipelineHandle>;
   /** Runs a pipeline to `deployed` first, e.g. so the captured run updates a live endpoint. */
   deployFirst(spec: PipelineSpec): Promise<PipelineResult>;
+  client: Client;
+  /** Captures this run instead of `history-<scenario>` (an endpoint entity's run: its id is the endpoint's). */
+  captureRun(workflowId: string, runId?: string): void;
 }
 
 interface Scenario {
@@ -66,6 +76,37 @@ const SCENARIOS: Record<string, Scenario> = {
   'deployed-input-checked': {
     summary: 'as deployed, under the patch input-check: the workflow checks what surrounds the spec before anything',
     run: approvedByUpdate,
+  },
+  // Captured from the code of issue 11: the pipeline deploys through the endpoint entity.
+  'deployed-through-entity': {
+    summary: 'as deployed, under the patch endpoint-entity: the deploy stage is one request to the endpoint entity, which deploys, verifies and promotes',
+    run: approvedByUpdate,
+  },
+  'endpoint-entity-continued': {
+    summary: "the endpoint entity's first run (history limit 60 events): two deployments, a freeze and an unfreeze between them, then continue-as-new carrying its log",
+    async run(r) {
+      const spec = r.spec();
+      const endpointName = spec.deployment.endpointName;
+      const scope = await clientsScope(r.env.awsClients);
+      const entity = await r.client.workflow.start(endpointWorkflow, {
+        taskQueue: TASK_QUEUE,
+        workflowId: endpointEntityId(scope, endpointName),
+        args: [{ endpointName, scope, maxHistoryEvents: 60 }],
+      });
+      await r.deployFirst(spec);
+      await entity.executeUpdate(freezeUpdate, { args: [{ by: 'alice', reason: 'release window' }] });
+      await entity.executeUpdate(unfreezeUpdate, { args: [{ by: 'alice', reason: 'window closed' }] });
+      await r.deployFirst(r.spec({ training: { hyperparameters: { power: 1.5, max_iter: 50, l2: 1 } }, gate: { champion: undefined } }));
+      const latest = r.client.workflow.getHandle<typeof endpointWorkflow>(entity.workflowId);
+      const deadline = Date.now() + 60_000;
+      while ((await latest.query(endpointStatusQuery)).run < 2) {
+        if (Date.now() > deadline) throw new Error('the entity did not continue as new within 60 s');
+        await new Promise((done) => setTimeout(done, 200));
+      }
+      const log = await latest.query(endpointHistoryQuery);
+      if (log.map((e) => e.outcome).join() !== 'deployed,deployed') throw new Error(`expected two deployments in the carried log, got ${JSON.stringify(log)}`);
+      r.captureRun(entity.workflowId, entity.firstExecutionRunId);
+    },
   },
   'deployed-update-by-signal': {
     summary: 'a live endpoint is updated to the new model, approved by the approval signal (the Web UI path)',
@@ -225,8 +266,13 @@ async function capture(name: string, scenario: Scenario, temporal: TestWorkflowE
     });
     const workflowId = historyWorkflowId(name);
     let setups = 0;
+    let captured: { workflowId: string; runId?: string } = { workflowId };
     const run: Run = {
       env,
+      client,
+      captureRun: (id, runId) => {
+        captured = { workflowId: id, ...(runId ? { runId } : {}) };
+      },
       spec: (overrides = {}) => env.makeSpec(deepMerge(NEUTRAL_SPEC, overrides)),
       start: (spec, extra = {}) => client.workflow.start(trainingPipeline, { taskQueue: TASK_QUEUE, workflowId, args: [pipelineInput(spec, { requestedBy: 'alice', ...extra })] }),
       async deployFirst(spec) {
@@ -241,7 +287,7 @@ async function capture(name: string, scenario: Scenario, temporal: TestWorkflowE
       },
     };
     await worker.runUntil(scenario.run(run));
-    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    const history = await client.workflow.getHandle(captured.workflowId, captured.runId).fetchHistory();
     const text = withoutCheckoutPaths(historyText(history));
     checkNeutral(name, text);
     const file = join(out, `${name}.json`);

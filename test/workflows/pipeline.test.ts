@@ -42,17 +42,18 @@ describe('trainingPipeline', () => {
         'describeChampion',
         'registerCandidate',
         'setApproval',
+        // One request to the endpoint's entity (patch endpoint-entity), which deploys, verifies and promotes, one request at a time.
+        'requestDeployment',
         'createModel',
         'createEndpointConfig',
         'describeEndpoint',
         'deployEndpoint',
         'awaitEndpoint',
         'verifyEndpoint',
-        // The endpoint still serves the candidate right before it is recorded as champion.
-        'awaitEndpoint',
         'markChampion',
         'cleanupOldVersions',
       ]);
+      expect(result.deployment).toMatchObject({ requestId: `deploy/${handle.workflowId}/${(await handle.describe()).runId}`, state: 'done', outcome: 'deployed' });
       const { runId } = await handle.describe();
       const names = pipelineResourceNames('demo', handle.workflowId, runId);
       expect(fake.inputs('startTraining')[0]).toMatchObject({ jobName: names.trainingJob });
@@ -84,9 +85,6 @@ describe('trainingPipeline', () => {
         'gating',
         'registering',
         'deploying',
-        'awaiting-endpoint',
-        'verifying',
-        'promoting',
       ]);
 
       const attrs = (await handle.describe()).typedSearchAttributes;

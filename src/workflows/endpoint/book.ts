@@ -83,8 +83,8 @@ export class EndpointBook {
     if (known) return known;
     const entry = this.entry(req, 'deploy');
     if (this.state.frozen && req.whenFrozen === 'fail') {
-      const outcome = this.outcome(entry, 'refused', `endpoint ${this.endpointName} is frozen by ${this.state.frozen.by}: ${this.state.frozen.reason}`);
-      this.remember(req.requestId, outcome);
+      // In the log too: who asked for what, and why it did not run.
+      const outcome = this.record({ request: req, entry }, this.outcome(entry, 'refused', `endpoint ${this.endpointName} is frozen by ${this.state.frozen.by}: ${this.state.frozen.reason}`));
       return { requestId: req.requestId, entityId: this.entityId, state: 'done', ahead: 0, outcome };
     }
     this.state.queue.push({ request: req, entry });
@@ -287,7 +287,7 @@ export class EndpointBook {
     this.record(item, this.outcome(item.entry, outcome, reason));
   }
 
-  private record(item: Queued, outcome: DeploymentOutcome): void {
+  private record(item: Queued, outcome: DeploymentOutcome): DeploymentOutcome {
     const entry = item.entry;
     entry.outcome = outcome.outcome;
     if (outcome.reason) entry.reason = outcome.reason;
@@ -297,5 +297,6 @@ export class EndpointBook {
     if (this.state.log.length > MAX_LOG) this.state.log.splice(0, this.state.log.length - MAX_LOG);
     this.remember(req.requestId, outcome);
     if (req.requester) this.state.outbox.push({ requester: req.requester, outcome });
+    return outcome;
   }
 }
