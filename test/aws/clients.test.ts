@@ -39,6 +39,22 @@ describe('createAwsClients', () => {
     destroyAwsClients(c);
   });
 
+  it('knows the ECR endpoint in effect (explicit, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL), which decides whether local builds push', () => {
+    const local = { ...noCreds, AWS_ENDPOINT_URL_SAGEMAKER: 'http://127.0.0.1:8799' };
+    const cases: Array<[Parameters<typeof createAwsClients>[0], string | undefined]> = [
+      [{ env: local }, undefined],
+      [{ env: { ...local, AWS_ENDPOINT_URL_ECR: 'http://127.0.0.1:8799' } }, 'http://127.0.0.1:8799'],
+      [{ env: { ...local, AWS_ENDPOINT_URL: 'http://127.0.0.1:4566' } }, 'http://127.0.0.1:4566'],
+      [{ env: { ...local, AWS_ENDPOINT_URL_ECR: 'http://127.0.0.1:8799', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' } }, undefined],
+      [{ env: local, endpoints: { ecr: 'http://127.0.0.1:9000' } }, 'http://127.0.0.1:9000'],
+    ];
+    for (const [config, expected] of cases) {
+      const c = createAwsClients(config);
+      expect(c.ecrEndpoint).toBe(expected);
+      destroyAwsClients(c);
+    }
+  });
+
   it('rejects a bad maxAttempts or endpoint, naming the field', () => {
     expect(() => createAwsClients({ maxAttempts: 0 })).toThrow(/maxAttempts/);
     expect(() => createAwsClients({ endpoints: { s3: 'not a url' } })).toThrow(/endpoints\.s3/);
