@@ -5,6 +5,7 @@
 import { injectFault, reset } from '../../src/local';
 import { METRICS } from '../../src/observability/names';
 import { approveUpdate } from '../../src/workflows';
+import { dashboardMetrics } from '../deploy/dashboard';
 import { eventually, pipelineInput, runPipeline, smokeTestFailingSpec, startE2e, startPipeline, waitForStatus, type E2eEnv } from '../e2e/helpers';
 import { startWorkerProcess, type WorkerProcess } from '../e2e/worker-process';
 import { testClient, uniqueTaskQueue } from '../harness/temporal';
@@ -79,6 +80,10 @@ it('after an approved deploy, a rollback and a gate rejection, /metrics on CHAMP
     expect(total(samples, METRICS.awsRequests, { service: 'sagemaker', operation: 'DescribeTrainingJob', result: 'ok' })).toBeGreaterThanOrEqual(3);
     expect(total(samples, METRICS.awsRequests, { service: 'sagemaker', operation: 'CreateTrainingJob', result: 'ok' })).toBe(3);
     expect(total(samples, METRICS.awsRequests, { service: 'sagemaker-runtime', operation: 'InvokeEndpoint' })).toBeGreaterThanOrEqual(2);
+    // Every metric the Grafana dashboard reads is on /metrics (deploy/grafana/champ.json).
+    const exported = new Set(samples.map((s) => s.name));
+    expect(dashboardMetrics().filter((m) => !exported.has(m))).toEqual([]);
+    expect(series(samples, 'temporal_activity_execution_latency_bucket')[0]!.labels).toHaveProperty('activity_type');
     // The SDK's own metrics are still there, on the same endpoint.
     expect(series(samples, 'temporal_workflow_completed').length + series(samples, 'workflow_completed').length).toBeGreaterThan(0);
   } finally {
