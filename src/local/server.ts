@@ -48,6 +48,7 @@ import { loadLocalConfig, type IsolationSetting, type LocalConfig } from './conf
 import { ContainerLauncher, reapOrphans, type PortRange } from './containers';
 import { SageMakerError } from './errors';
 import { LocalEndpointRuntime } from './endpoint-runtime';
+import { DEFAULT_TAG_GRACE_MS, engineDocker } from './image-tags';
 import type { EndpointRuntime, TrainingRunner } from './runtime';
 import { LocalTrainingRunner } from './training-runner';
 import { StateStore, type JsonObject } from './state';
@@ -110,6 +111,8 @@ export interface LocalSageMakerOptions {
   imageStore?: string;
   /** How the default runtime runs containers. */
   isolation?: IsolationSetting;
+  /** DeleteModel keeps the Docker tag of a store image a model or training job named less than this long ago (default 15 min; image-tags.ts). */
+  tagGraceMs?: number;
   /** Account limits answered with ResourceLimitExceeded. */
   limits?: { maxEndpoints?: number; maxTrainingJobs?: number };
   region?: string;
@@ -238,6 +241,7 @@ export async function startLocalSageMaker(opts: LocalSageMakerOptions): Promise<
       void t.finally(() => tasks.delete(t));
     },
     log,
+    ...(opts.runtime ? {} : { imageTags: { store: containers.imageStore, graceMs: opts.tagGraceMs ?? DEFAULT_TAG_GRACE_MS, docker: engineDocker } }),
   };
 
   recoverTrainingJobs(ctx, resumable);

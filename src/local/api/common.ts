@@ -5,6 +5,7 @@ import type { EndpointRuntime, TrainingRunner } from '../runtime';
 import type { ProcessingRunner } from '../processing-runner';
 import { constraintErrors, validation, type ConstraintViolation } from '../errors';
 import type { AdminControls } from '../admin';
+import type { ImageTagPolicy } from '../image-tags';
 import type { EpochSeconds, Json, JsonObject, StateStore, Tag } from '../state';
 
 export interface ApiContext {
@@ -34,6 +35,8 @@ export interface ApiContext {
     processing: Map<string, symbol>;
   };
   log(msg: string): void;
+  /** When set, DeleteModel removes the Docker tag of a store image nothing uses any more (image-tags.ts). */
+  imageTags?: ImageTagPolicy;
 }
 
 export type Handler = (ctx: ApiContext, req: JsonObject) => Promise<JsonObject> | JsonObject;

@@ -1,5 +1,6 @@
 // Models and endpoint configs: Create/Describe/Delete of each.
 import { validation } from '../errors';
+import { releaseImageTag } from '../image-tags';
 import { key, type EndpointConfigRecord, type JsonObject, type ModelRecord } from '../state';
 import {
   arn,
@@ -102,13 +103,18 @@ export const describeModel: Handler = (ctx, req) => {
   return snapshot(findModel(ctx, name).describe);
 };
 
-/** SageMaker lets a model in use by an endpoint config be deleted: the endpoint keeps serving. */
+/**
+ * SageMaker lets a model in use by an endpoint config be deleted: the endpoint
+ * keeps serving. The Docker tag of its local image goes when nothing else uses it.
+ */
 export const deleteModel: Handler = (ctx, req) => {
   const name = nameOnly(req, 'ModelName', MODEL_NAME_PATTERN_TEXT);
   const rec = findModel(ctx, name);
   delete ctx.state.data.models[key(name)];
   delete ctx.state.data.tags[rec.describe.ModelArn];
   ctx.state.save();
+  const image = modelContainer(rec).image;
+  if (ctx.imageTags && image) ctx.track(releaseImageTag(ctx, ctx.imageTags, image, rec.describe.CreationTime));
   return {};
 };
 
