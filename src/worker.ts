@@ -13,13 +13,17 @@ import { createLogger, temporalLogger } from './logging';
 import { metricsAddress, metricsTelemetry, metricsVariable } from './observability/metrics';
 import { connectionOptions, explainConnectionFailure, type TemporalSettings } from './temporal-connection';
 
+/** The bundle file `npm run build` writes: with payload encryption on, the one whose failure converter encodes failures too. */
+const bundleFile = (encrypted: boolean): string => (encrypted ? 'workflow-bundle-encrypted.js' : 'workflow-bundle.js');
+
 /**
- * The prebuilt bundle written by `npm run build` (dist/workflow-bundle.js, beside
- * the compiled dist/src/). Used when NODE_ENV=production; development bundles on the fly.
+ * The prebuilt bundle written by `npm run build` (dist/workflow-bundle.js, or
+ * dist/workflow-bundle-encrypted.js with encryption on, beside the compiled
+ * dist/src/). Used when NODE_ENV=production; development bundles on the fly.
  */
-function prebuiltBundle(): string | undefined {
+function prebuiltBundle(encrypted: boolean): string | undefined {
   if (process.env.CHAMP_WORKFLOW_BUNDLE) return resolve(process.env.CHAMP_WORKFLOW_BUNDLE);
-  return [join(__dirname, '..', 'workflow-bundle.js'), join(__dirname, '..', 'dist', 'workflow-bundle.js')].find((p) => existsSync(p));
+  return [join(__dirname, '..', bundleFile(encrypted)), join(__dirname, '..', 'dist', bundleFile(encrypted))].find((p) => existsSync(p));
 }
 
 /** The newest modification time of the sources a bundle is made from (src/**, package-lock.json); undefined when not running from sources. */
@@ -48,14 +52,14 @@ function devBundle(encrypted: boolean): { fresh?: string; cache?: string; newest
   const newest = newestSourceMs();
   if (newest === undefined) return {};
   const cache = join(__dirname, '..', 'node_modules', '.cache', 'champ', encrypted ? 'workflow-bundle-encrypted.js' : 'workflow-bundle.js');
-  const built = join(__dirname, '..', 'dist', 'workflow-bundle.js');
-  // The build's bundle has no encoding failure converter: never for encrypted payloads.
-  const fresh = [...(encrypted ? [] : [built]), cache].find((p) => existsSync(p) && statSync(p).mtimeMs > newest);
+  // The build's bundle for the same setting: only the encrypted one has the encoding failure converter.
+  const built = join(__dirname, '..', 'dist', bundleFile(encrypted));
+  const fresh = [built, cache].find((p) => existsSync(p) && statSync(p).mtimeMs > newest);
   return { ...(fresh ? { fresh } : {}), cache, newest };
 }
 
 async function workflowSource(log: Logger, encrypted: boolean): Promise<Pick<WorkerOptions, 'workflowBundle'>> {
-  const bundle = prebuiltBundle();
+  const bundle = prebuiltBundle(encrypted);
   const production = process.env.NODE_ENV === 'production' || process.env.CHAMP_WORKFLOW_BUNDLE;
   const dev = production ? {} : devBundle(encrypted);
   if (dev.fresh) {
@@ -64,7 +68,7 @@ async function workflowSource(log: Logger, encrypted: boolean): Promise<Pick<Wor
   }
   if (bundle && production) {
     log.info({ bundle }, 'using prebuilt workflow bundle');
-    if (encrypted)
+    if (encrypted && !bundle.endsWith(bundleFile(true)))
       log.warn(
         { bundle },
         `payloads are encrypted, but failures a workflow raises keep their message in plain text unless the bundle was built with failureConverterPath ${ENCODING_FAILURE_CONVERTER_PATH} (docs/encryption.md)`,
