@@ -83,7 +83,7 @@ const SCENARIOS: Record<string, Scenario> = {
     run: approvedByUpdate,
   },
   'endpoint-entity-continued': {
-    summary: "the endpoint entity's first run (history limit 60 events): two deployments, a freeze and an unfreeze between them, then continue-as-new carrying its log",
+    summary: "the endpoint entity's first run (history limit 60 events): a deployment, then continue-as-new carrying its log; the next run takes a freeze, an unfreeze and a second deployment",
     async run(r) {
       const spec = r.spec();
       const endpointName = spec.deployment.endpointName;

@@ -81,11 +81,17 @@ export async function replayAll(bundle: { code: string }, histories: NamedHistor
   return out;
 }
 
+/** The workflow type a history's run had (trainingPipeline, endpointWorkflow). */
+export function historyWorkflowType(history: History): string {
+  return history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? '';
+}
+
 /** How the run ended: its result's outcome, or `failed` / `cancelled`. */
 export function historyEnd(history: History): string {
   const last = history.events?.[history.events.length - 1];
   if (last?.workflowExecutionFailedEventAttributes) return 'failed';
   if (last?.workflowExecutionCanceledEventAttributes) return 'cancelled';
+  if (last?.workflowExecutionContinuedAsNewEventAttributes) return 'continued-as-new';
   const payload = last?.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0];
   if (!payload) return `unfinished (last event ${String(last?.eventType)})`;
   return defaultPayloadConverter.fromPayload<{ outcome: string }>(payload).outcome;

@@ -9,11 +9,12 @@ import { temporalAddress, testClient, uniqueTaskQueue, workflowBundle } from '..
 import { fakeActivities, testSpec } from '../workflows/fake-activities';
 import { FAST_POLL } from '../workflows/helpers';
 import { trainingPipeline } from './workflows/patched';
-import { installQuietRuntime, loadHistories, replayAll, type NamedHistory } from './histories';
+import { historyWorkflowType, installQuietRuntime, loadHistories, replayAll, type NamedHistory } from './histories';
 
 jest.setTimeout(180_000);
 
-const histories = loadHistories();
+// The pipeline's histories: the changed bundles here hold trainingPipeline only.
+const histories = loadHistories().filter((h) => historyWorkflowType(h.history) === 'trainingPipeline');
 const names = histories.map((h) => h.name);
 type Bundle = { code: string };
 const bundles: Record<'current' | 'unpatched' | 'patched' | 'deprecated', Bundle> = {} as never;

@@ -3,7 +3,7 @@
 // patched(), breaks the runs in flight when the worker is deployed; it fails
 // here first. CONTRIBUTING.md has the rule and how to capture a history.
 import { workflowBundle } from '../harness/temporal';
-import { historyEnd, installQuietRuntime, loadHistories, replayAll } from './histories';
+import { historyEnd, historyWorkflowType, installQuietRuntime, loadHistories, replayAll } from './histories';
 
 jest.setTimeout(120_000);
 
@@ -21,6 +21,12 @@ beforeAll(async () => {
 it('holds a history for every end a pipeline run can reach', () => {
   const ends = new Set(histories.map((h) => historyEnd(h.history)));
   expect([...ends].sort()).toEqual(expect.arrayContaining(REQUIRED_ENDS));
+});
+
+it('holds histories of the endpoint entity, one of them across continue-as-new, and of a pipeline deploying through it', () => {
+  const entity = histories.filter((h) => historyWorkflowType(h.history) === 'endpointWorkflow');
+  expect(entity.map((h) => historyEnd(h.history))).toContain('continued-as-new');
+  expect(histories.map((h) => h.name)).toContain('deployed-through-entity');
 });
 
 it.each(histories.map((h) => h.name))('replays the %s history on src/workflows without a determinism error', (name) => {

@@ -44,7 +44,7 @@ export class EndpointRequest {
       if (this.outcome) return;
       await this.entity.withdrawDeployment({ endpointName, requestId, reason });
       // The entity puts the endpoint back if the deployment had started: the run ends once it has.
-      await wf.condition(() => this.outcome !== undefined, durationMs(plan.deployTimeout));
+      if (await wf.condition(() => this.outcome !== undefined, durationMs(plan.deployTimeout))) this.settle(this.outcome!);
     });
     const accepted = await this.entity.requestDeployment({ request: this.request });
     this.record.status.deployment = { entityId: accepted.entityId, requestId, state: accepted.state, ahead: accepted.ahead };

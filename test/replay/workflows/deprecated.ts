@@ -9,3 +9,6 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
   await lookAtEndpoint(input);
   return current(input);
 }
+
+// A run deploys through its endpoint's entity, which the worker of this bundle runs too.
+export { endpointWorkflow } from '../../../src/workflows';

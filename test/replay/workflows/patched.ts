@@ -8,3 +8,6 @@ export async function trainingPipeline(input: PipelineInput): Promise<PipelineRe
   if (patched(PATCH_ID)) await lookAtEndpoint(input);
   return current(input);
 }
+
+// A run deploys through its endpoint's entity, which the worker of this bundle runs too.
+export { endpointWorkflow } from '../../../src/workflows';
