@@ -198,7 +198,9 @@ export function explainConnectionFailure(err: unknown, s: TemporalSettings): str
   if (/connection refused|ECONNREFUSED/i.test(text)) return 'connection refused';
   if (/dns error|failed to lookup|name or service not known|ENOTFOUND/i.test(text)) return 'unknown host';
   if (/unauthenticated|permission denied|401|403/i.test(text)) {
-    return `the server refused the credentials (${s.security}): check TEMPORAL_API_KEY or the client certificate, and TEMPORAL_NAMESPACE`;
+    return s.apiKey !== undefined
+      ? 'the server refused the API key: check TEMPORAL_API_KEY, and that the key may use the namespace (TEMPORAL_NAMESPACE)'
+      : 'the server refused the connection\'s credentials: check the client certificate (TEMPORAL_TLS_CLIENT_CERT_PATH) or set TEMPORAL_API_KEY, and the namespace (TEMPORAL_NAMESPACE)';
   }
   if (/deadline|timed? ?out/i.test(text)) {
     return s.tls === undefined

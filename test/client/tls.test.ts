@@ -13,7 +13,7 @@ import { findTemporalBinary } from '../../src/temporal-server';
 import { temporalAddress, uniqueTaskQueue } from '../harness/temporal';
 import { startE2e, uniqueSuffix, type E2eEnv } from '../e2e/helpers';
 import { startWorkerProcess } from '../e2e/worker-process';
-import { makeCertificates, startTlsProxy, type Certificates, type TlsProxy } from '../support/tls';
+import { makeCertificates, startApiKeyProxy, startTlsProxy, type ApiKeyProxy, type Certificates, type TlsProxy } from '../support/tls';
 
 jest.setTimeout(180_000);
 
@@ -171,4 +171,48 @@ it("docs/temporal-cloud.md: its profile commands make profiles champ reads, and 
   } finally {
     rmSync(home, { recursive: true, force: true });
   }
+});
+
+describe('API key (Temporal Cloud)', () => {
+  const KEY = 'champ-test-api-key-0123456789';
+  let keyProxy: ApiKeyProxy;
+  beforeAll(async () => {
+    keyProxy = await startApiKeyProxy(certs, temporalAddress(), KEY);
+  });
+  afterAll(async () => {
+    await keyProxy?.close();
+  });
+
+  const keyVariables = (key: string): Record<string, string> => ({
+    TEMPORAL_ADDRESS: keyProxy.address,
+    TEMPORAL_API_KEY: key,
+    TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.caCert,
+  });
+
+  it('the CLI and a worker send TEMPORAL_API_KEY on every call, over TLS', async () => {
+    const list = await champ(['list'], keyVariables(KEY));
+    expect(list.err).toEqual([]);
+    expect(list.code).toBe(0);
+    const worker = await startWorkerProcess({ taskQueue: uniqueTaskQueue('api-key'), sageMakerUrl: env.sageMakerUrl, home: env.home, env: keyVariables(KEY) });
+    try {
+      expect(worker.output()).toContain('"temporalSecurity":"TLS + API key"');
+      expect(worker.output()).not.toContain(KEY);
+    } finally {
+      await worker.kill();
+    }
+    expect(keyProxy.authorized()).toBeGreaterThan(1);
+    expect(keyProxy.refused()).toBe(0);
+  });
+
+  it('a wrong API key fails the CLI in one line naming TEMPORAL_API_KEY, never showing a key', async () => {
+    const r = await champ(['list'], keyVariables('not-the-key'));
+    expect(r.code).toBe(1);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).toBe(
+      `champ: cannot reach the Temporal server at ${keyProxy.address} (TLS + API key): the server refused the API key: check TEMPORAL_API_KEY, and that the key may use the namespace (TEMPORAL_NAMESPACE).`,
+    );
+    expect(r.err[0]).not.toContain('not-the-key');
+    expect(r.err[0]).not.toContain(KEY);
+    expect(keyProxy.refused()).toBeGreaterThan(0);
+  });
 });

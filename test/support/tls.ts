@@ -9,6 +9,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type TLSSocket } from 'node:tls';
+import * as http2 from 'node:http2';
 
 export interface Certificates {
   dir: string;
@@ -120,6 +121,79 @@ export async function startTlsProxy(certs: Certificates, target: string, require
     refused: () => refused,
     close: async () => {
       for (const s of sockets) s.destroy();
+      await new Promise<void>((ok) => server.close(() => ok()));
+    },
+  };
+}
+
+export interface ApiKeyProxy {
+  /** host:port of the TLS side, on 127.0.0.1. */
+  address: string;
+  /** gRPC calls that carried `authorization: Bearer <key>` and were forwarded. */
+  authorized(): number;
+  /** gRPC calls refused with UNAUTHENTICATED: no key, or another one. */
+  refused(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * A gRPC front that checks an API key the way Temporal Cloud does, on each call's
+ * `authorization: Bearer <key>` header, and forwards accepted calls (HTTP/2 over
+ * TLS) to `target` (plain HTTP/2). A refused call gets gRPC status 16.
+ */
+export async function startApiKeyProxy(certs: Certificates, target: string, apiKey: string): Promise<ApiKeyProxy> {
+  const upstream = http2.connect(`http://${target}`);
+  upstream.on('error', () => undefined);
+  let authorized = 0;
+  let refused = 0;
+  const server = http2.createSecureServer({ cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey), allowHTTP1: false });
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('session', (s) => {
+    sessions.add(s);
+    s.on('close', () => sessions.delete(s));
+  });
+  server.on('stream', (stream, headers) => {
+    stream.on('error', () => undefined);
+    if (headers.authorization !== `Bearer ${apiKey}`) {
+      refused++;
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '16', 'grpc-message': 'invalid API key' }, { endStream: true });
+      return;
+    }
+    authorized++;
+    const forwarded: http2.OutgoingHttpHeaders = {};
+    for (const [name, value] of Object.entries(headers)) if (name !== ':scheme' && name !== ':authority') forwarded[name] = value;
+    const call = upstream.request(forwarded);
+    call.on('error', () => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
+    let trailers: http2.OutgoingHttpHeaders = {};
+    call.on('response', (responseHeaders, flags) => {
+      // A trailers-only answer (a gRPC error without a body) ends with its headers.
+      const endsHere = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+      stream.respond(responseHeaders, endsHere ? { endStream: true } : { waitForTrailers: true });
+    });
+    call.on('trailers', (t) => (trailers = t));
+    stream.on('wantTrailers', () => stream.sendTrailers(trailers));
+    stream.on('close', () => call.close());
+    stream.pipe(call);
+    call.on('data', (chunk: Buffer) => {
+      if (!stream.headersSent) return;
+      stream.write(chunk);
+    });
+    call.on('end', () => {
+      if (stream.headersSent && !stream.writableEnded) stream.end();
+    });
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => ok());
+  });
+  const port = (server.address() as { port: number }).port;
+  return {
+    address: `127.0.0.1:${port}`,
+    authorized: () => authorized,
+    refused: () => refused,
+    close: async () => {
+      for (const s of sessions) s.destroy();
+      upstream.destroy();
       await new Promise<void>((ok) => server.close(() => ok()));
     },
   };

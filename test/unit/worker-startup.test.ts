@@ -72,7 +72,7 @@ describe('the worker process at startup', () => {
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
     const code = await new Promise<number | null>((r) => child.once('close', r));
     clearTimeout(timer);
     return { code, output };
@@ -84,21 +84,21 @@ describe('the worker process at startup', () => {
     expect(output).toContain('CHAMP_PAYLOAD_KEYS=(');
     expect(output).toContain('the key must be 32 bytes');
     for (const secret of [KEY_MATERIAL, FAKE_SECRET, 'AKIAIOSFODNN7TESTKEY']) expect(output).not.toContain(secret);
-  }, 40_000);
+  }, 70_000);
 
   it('fails to reach Temporal in one line, with no credential in anything it printed', async () => {
     const { code, output } = await runWorker({ AWS_REGION: 'eu-west-1' });
     expect(code).toBe(2);
     expect(output).toMatch(/cannot reach the Temporal server at 127\.0\.0\.1:\d+ \(TEMPORAL_ADDRESS\)/);
     for (const secret of [FAKE_SECRET, 'AKIAIOSFODNN7TESTKEY']) expect(output).not.toContain(secret);
-  }, 40_000);
+  }, 70_000);
 
   it('refuses to start without an AWS region, naming AWS_REGION and AWS_PROFILE, before it connects anywhere', async () => {
     const { code, output } = await runWorker({ AWS_CONFIG_FILE: '/nonexistent/aws-config', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials' });
     expect(code).toBe(2);
     expect(output).toContain('champ worker: no AWS region: set AWS_REGION (e.g. AWS_REGION=us-east-1), or AWS_PROFILE to a profile');
     expect(output).not.toMatch(/cannot reach the Temporal server/);
-  }, 40_000);
+  }, 70_000);
 
   it("takes the region of AWS_PROFILE's section in the AWS config file, forcing none of its own", async () => {
     const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
@@ -117,5 +117,5 @@ describe('the worker process at startup', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 40_000);
+  }, 70_000);
 });
