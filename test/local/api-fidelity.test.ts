@@ -149,7 +149,7 @@ describe('changes to an endpoint in flight', () => {
 
   test('DeleteEndpoint and UpdateEndpoint while Creating are refused as SageMaker refuses them; both work once InService', async () => {
     const config = await modelAndConfig('busy');
-    await injectFault(plane.server.url, { kind: 'hold', resource: 'endpoint', status: 'Creating', ms: 4000, count: 1 });
+    await injectFault(plane.server.url, { kind: 'hold', resource: 'endpoint', status: 'Creating', ms: 8000, count: 1 });
     await plane.sm.send(new CreateEndpointCommand({ EndpointName: 'ep-busy', EndpointConfigName: config }));
     expect(await status('ep-busy')).toBe('Creating');
 
@@ -197,7 +197,7 @@ describe('changes to an endpoint in flight', () => {
 
     await waitStatus('ep-wait', 'InService');
     await deleteEndpointActivityCall(plane.smOnce, 'ep-wait');
-    expect(await status('ep-wait')).toBe('Deleting');
+    expect(await status('ep-wait').catch(() => 'gone')).toMatch(/^(Deleting|gone)$/);
     // Deleting again (a retried activity) and deleting what is gone both count as done.
     await deleteEndpointActivityCall(plane.smOnce, 'ep-wait');
     await until('ep-wait gone', async () => ((await status('ep-wait').catch(() => 'gone')) === 'gone' ? true : undefined), 30_000);
