@@ -9,6 +9,8 @@ import { CliError, connectionFlagParsers, EXIT, firstLine, formatTable, loadSpec
 import { follow, formatStatus } from './cli/progress';
 import { addEndpointCommands } from './cli/endpoint';
 import { addScheduleCommands } from './cli/schedule';
+import { addTransformCommand } from './cli/transform';
+import { addBuildCommand } from './cli/build';
 import { PIPELINE_WORKFLOW, SEARCH_ATTRIBUTE_KEYS } from './shared';
 import { checkLocalInputs, SpecError } from './spec';
 import type { PipelineSpec } from './spec/schema';
@@ -302,6 +304,8 @@ Exit codes: 0 done (run --wait: deployed); 1 refused or the server failed;
   decide('reject');
 
   addScheduleCommands(program, io);
+  addTransformCommand(program, io);
+  addBuildCommand(program, io);
   addEndpointCommands(program, io);
 
   addConnectionFlags(program);

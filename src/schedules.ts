@@ -1,5 +1,5 @@
 // Temporal Schedules for pipelines: a spec's `schedule` section becomes one
-// Schedule, `champ-<name>`, that starts `trainingPipeline` with trigger
+// Schedule, `champ-<name>`, that starts `trainingPipeline` (or, with schedule.watch, the data watcher) with trigger
 // 'schedule'. Temporal Schedules replace cron and CloudWatch rules.
 import {
   ScheduleAlreadyRunning,

@@ -6,6 +6,7 @@ import { checkLocalInputs } from '../spec';
 import type { PipelineInput } from '../workflows';
 import { pipelineOrScheduleId, refuseNamedPipe } from './arguments';
 import { CliError, EXIT, formatTable, loadSpecOrExplain, uiLink, utc, withClient, type CliIO } from './common';
+import { addWatchRunsCommand } from './watch';
 
 /** The cron (and zone) a schedule runs, from the spec its action carries: the server keeps only calendars. */
 export function scheduleCron(desc: Pick<ScheduleDescription, 'action'>): string {
@@ -171,6 +172,8 @@ export function addScheduleCommands(program: Command, io: CliIO): void {
         io.out(`unpaused ${handle.scheduleId}${next ? `; next run ${utc(next)}` : ''}`);
       });
     });
+
+  addWatchRunsCommand(schedule, io);
 
   schedule
     .command('delete')

@@ -3,7 +3,9 @@
 // context builds again.
 import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { withWorker } from '../harness/temporal';
+import { stringify as toYaml } from 'yaml';
+import { runCli } from '../../src/client';
+import { temporalAddress, withWorker } from '../harness/temporal';
 import { buildImage, imageBuildStatusQuery } from '../../src/workflows';
 import { EXAMPLE_DIR, startE2e, uniqueSuffix, type E2eEnv } from './helpers';
 
@@ -38,5 +40,26 @@ it('an image-only run builds once, skips the second time, and builds again when 
     const third = await run();
     expect(third.result.outcome).toBe('built');
     expect(third.result.contentHash).not.toBe(first.result.contentHash);
+  });
+});
+
+it('champ build builds, then says the image exists and skips', async () => {
+  const specFile = join(env.home, 'build.yaml');
+  writeFileSync(specFile, toYaml(env.makeSpec()));
+  await withWorker({ activities: env.activities }, async ({ taskQueue }) => {
+    const cli = async (args: string[]) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await runCli(args, { out: (l) => out.push(l), err: (l) => err.push(l), env: { TEMPORAL_ADDRESS: temporalAddress(), CHAMP_TASK_QUEUE: taskQueue } });
+      return { code, out: out.join('\n'), err: err.join('\n') };
+    };
+    const first = await cli(['build', specFile]);
+    expect(first).toMatchObject({ code: 0, err: '' });
+    expect(first.out).toMatch(/: built: built (\S+) from content [0-9a-f]+\n\s+image: \S+$/);
+    const second = await cli(['build', specFile]);
+    expect(second).toMatchObject({ code: 0, err: '' });
+    expect(second.out).toMatch(/: skipped-exists: \S+ already exists for content [0-9a-f]+: build skipped/);
+    const printed = await cli(['build', specFile, '--print-input']);
+    expect(JSON.parse(printed.out)).toMatchObject({ spec: { name: expect.any(String) } });
   });
 });

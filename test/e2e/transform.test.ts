@@ -5,7 +5,9 @@ import { readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DescribeModelCommand, DescribeTransformJobCommand } from '@aws-sdk/client-sagemaker';
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
-import { withWorker } from '../harness/temporal';
+import { runCli } from '../../src/client';
+import { stringify as toYaml } from 'yaml';
+import { temporalAddress, withWorker } from '../harness/temporal';
 import { batchTransform, transformStatusQuery, type BatchTransformInput, type BatchTransformStatus } from '../../src/workflows';
 import { eventually, FAST_POLL, pipelineInput, runPipeline, startE2e, uniqueSuffix, type E2eEnv } from './helpers';
 
@@ -108,5 +110,25 @@ it('a version the registry does not hold fails the run naming it, before any job
     const status = await handle.query(transformStatusQuery);
     expect(status).toMatchObject({ outcome: 'failed' });
     expect(status.jobName).toBeUndefined();
+  });
+});
+
+it('champ transform --wait runs the champion over a local folder and prints where the answers are', async () => {
+  const specFile = join(env.home, 'transform.yaml');
+  writeFileSync(specFile, toYaml(spec));
+  await withWorker({ activities: env.activities }, async ({ taskQueue }) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(['transform', specFile, '--input', rows.replace(/^file:\/\//, ''), '--wait', '--poll-seconds', '0.2'], {
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+      env: { TEMPORAL_ADDRESS: temporalAddress(), CHAMP_TASK_QUEUE: taskQueue },
+    });
+    expect({ code, err }).toEqual({ code: 0, err: [] });
+    const text = out.join('\n');
+    expect(text).toContain('the champion of ' + spec.name);
+    expect(text).toMatch(/completed: version 1 answered 1 input object/);
+    const answers = /answers: (file:\/\/\S+)/.exec(text)?.[1];
+    expect(readdirSync(answers!.replace(/^file:\/\//, ''))).toEqual(['rows.csv.out']);
   });
 });

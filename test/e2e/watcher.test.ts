@@ -6,7 +6,8 @@ import { appendFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ListTrainingJobsCommand } from '@aws-sdk/client-sagemaker';
 import { ScheduleOverlapPolicy, WorkflowExecutionStatusName, type Client } from '@temporalio/client';
-import { withWorker } from '../harness/temporal';
+import { runCli } from '../../src/client';
+import { temporalAddress, withWorker } from '../harness/temporal';
 import { applySchedule, scheduleIdFor, scheduleOptionsFor } from '../../src/schedules';
 import { dataWatcher, type PipelineResult, type WatchResult } from '../../src/workflows';
 import { eventually, FAST_POLL, startE2e, uniqueSuffix, type E2eEnv } from './helpers';
@@ -97,6 +98,11 @@ it('the watcher starts one pipeline per new fingerprint, does nothing on unchang
     );
     expect(listed.map((r) => r.outcome).sort()).toEqual(['skipped-seen', 'skipped-seen', 'skipped-seen', 'started', 'started']);
     expect(listed.every((r) => r.status === ('COMPLETED' as WorkflowExecutionStatusName))).toBe(true);
+    const out: string[] = [];
+    expect(await runCli(['schedule', 'runs', spec.name], { out: (l) => out.push(l), err: () => undefined, env: { TEMPORAL_ADDRESS: temporalAddress(), CHAMP_TASK_QUEUE: taskQueue } })).toBe(0);
+    expect(out[0]).toMatch(/^STARTED \(UTC\)\s+CHECK\s+OUTCOME\s+REASON/);
+    expect(out.filter((l) => / started\s+new data/.test(l))).toHaveLength(2);
+    expect(out.filter((l) => / skipped-seen\s+data unchanged/.test(l))).toHaveLength(3);
   });
 });
 
