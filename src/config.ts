@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { parsePayloadKeys, PayloadKeyError, type PayloadKeyring } from './codec/keys';
 import { DEFAULT_TASK_QUEUE } from './shared';
-import { HOST_PORT, resolveTemporalSettings, TEMPORAL_SECRET_VARIABLES, type TemporalSettings } from './temporal-connection';
+import { HOST_PORT, localDevServerSettings, resolveTemporalSettings, TEMPORAL_SECRET_VARIABLES, type TemporalSettings } from './temporal-connection';
 
 const hostPort = z.string().regex(HOST_PORT, { message: 'must be host:port, e.g. 127.0.0.1:7233' });
 const url = z.url({ message: 'must be a URL such as http://127.0.0.1:8787' });
@@ -67,13 +67,18 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+export interface LoadConfigOptions {
+  /** The address of a dev server this process started (the local stack): connected to plainly, the environment's Temporal settings left aside. */
+  localTemporal?: string;
+}
+
 /** Reads the configuration; throws ConfigError naming every bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadConfigOptions = {}): Config {
   const known = Object.fromEntries(
     Object.keys(ConfigSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
   );
   const parsed = ConfigSchema.safeParse(known);
-  const temporal = resolveTemporalSettings(env);
+  const temporal = options.localTemporal !== undefined ? { settings: localDevServerSettings(options.localTemporal), problems: [] } : resolveTemporalSettings(env);
   if (parsed.success && temporal.settings) {
     return { ...parsed.data, TEMPORAL_ADDRESS: temporal.settings.address, TEMPORAL_NAMESPACE: temporal.settings.namespace, temporal: temporal.settings };
   }

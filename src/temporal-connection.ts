@@ -168,6 +168,15 @@ export function resolveTemporalSettings(env: NodeJS.ProcessEnv): { settings?: Te
   };
 }
 
+/**
+ * A dev server this process started on loopback: a plain connection to its
+ * default namespace, whatever TLS, API key, namespace or profile the
+ * environment names for the team's real cluster.
+ */
+export function localDevServerSettings(address: string): TemporalSettings {
+  return { address, namespace: DEFAULT_NAMESPACE, security: 'plain' };
+}
+
 function profileNames(vars: Vars): string[] {
   try {
     return Object.keys(loadClientConfig({ overrideEnvVars: vars }).profiles);

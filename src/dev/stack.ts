@@ -111,9 +111,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       TEMPORAL_ADDRESS: temporal.address,
       CHAMP_HOME: home,
       CHAMP_UI_URL: temporal.uiUrl,
-      ...(sageMakerUrl ? { AWS_ENDPOINT_URL_SAGEMAKER: sageMakerUrl, AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: sageMakerUrl } : {}),
+      // The local control plane's region is whatever the stack says; with AWS (no control plane) the SDK's chain decides.
+      ...(sageMakerUrl ? { AWS_ENDPOINT_URL_SAGEMAKER: sageMakerUrl, AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: sageMakerUrl, AWS_REGION: process.env.AWS_REGION || 'us-east-1' } : {}),
       ...ecr,
-    });
+    }, { localTemporal: temporal.address });
     const worker = await startWorker(config, opts.log);
     stops.push(async () => {
       if (worker.worker.getState() === 'RUNNING') worker.worker.shutdown();

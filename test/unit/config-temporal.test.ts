@@ -130,3 +130,14 @@ describe('connection failures in words', () => {
     expect(explainConnectionFailure(new Error(message), settings)).toContain(expected);
   });
 });
+
+describe('the local stack', () => {
+  it("connects plainly to the dev server it started, whatever TLS, API key, namespace or profile the shell holds for the team's cluster", () => {
+    const teamCluster = { TEMPORAL_PROFILE: 'prod', TEMPORAL_API_KEY: 'k', TEMPORAL_TLS: 'true', TEMPORAL_NAMESPACE: 'ml.a1b2c', TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233' };
+    expect(() => loadConfig(teamCluster)).toThrow(ConfigError); // no such profile here
+    const c = loadConfig(teamCluster, { localTemporal: '127.0.0.1:7777' });
+    expect(c.temporal).toEqual({ address: '127.0.0.1:7777', namespace: 'default', security: 'plain' });
+    expect(c.TEMPORAL_ADDRESS).toBe('127.0.0.1:7777');
+    expect(c.TEMPORAL_NAMESPACE).toBe('default');
+  });
+});
