@@ -34,6 +34,7 @@ import {
   type PipelineResult,
 } from '../src/workflows';
 import { deepMerge, pipelineInput, startE2e, waitForStatus, type E2eEnv, type SpecOverrides } from '../test/e2e/helpers';
+import { batchTransform, buildImage, dataWatcher, type PipelineResult as WatchedPipelineResult } from '../src/workflows';
 import { HISTORIES_DIR, historyText, historyWorkflowId } from '../test/replay/histories';
 
 const ROOT = resolve(__dirname, '..');
@@ -68,7 +69,59 @@ interface Scenario {
 const approvedByUpdate = (r: Run): Promise<void> =>
   reviewed(r, 'deployed', (handle, modelVersion) => handle.executeUpdate(approveUpdate, { args: [{ modelVersion, reviewer: 'alice', comment: 'metrics as expected' }] }));
 
+// batchTransform, buildImage and dataWatcher (issue 12): workflows of their own, one history each path.
+const TRANSFORM_BUILD_WATCH_SCENARIOS: Record<string, Scenario> = {
+  'batch-transform-completed': {
+    summary: "batchTransform of the champion over the example's validation file: model made, job run to Completed, model deleted",
+    async run(r) {
+      const spec = r.spec();
+      await r.deployFirst(spec);
+      const input = { uri: `file://${join(r.env.home, 'data', 'validation')}`, contentType: 'text/csv', splitType: 'None' as const };
+      const handle = await r.client.workflow.start(batchTransform, {
+        taskQueue: TASK_QUEUE,
+        workflowId: historyWorkflowId('batch-transform-completed'),
+        args: [{ spec, input, accept: 'application/json', poll: { initialSeconds: 0.2, maxSeconds: 1 }, requestedBy: 'alice' }],
+      });
+      const result = await handle.result();
+      if (result.outcome !== 'completed' || result.outputObjects !== 1) throw new Error(`expected one answered object, got ${JSON.stringify(result)}`);
+    },
+  },
+  'image-built': {
+    summary: 'buildImage: the example image built into an empty store (a second run would skip it)',
+    async run(r) {
+      const result = await r.client.workflow.execute(buildImage, { taskQueue: TASK_QUEUE, workflowId: historyWorkflowId('image-built'), args: [{ spec: r.spec(), requestedBy: 'alice' }] });
+      if (result.outcome !== 'built') throw new Error(`expected built, got ${result.outcome}`);
+    },
+  },
+  'data-watcher-started': {
+    summary: 'dataWatcher on new data: fingerprint, then the pipeline started as an abandoned child under <pipeline>-data-<fingerprint>',
+    async run(r) {
+      const spec = r.spec();
+      const result = await r.client.workflow.execute(dataWatcher, {
+        taskQueue: TASK_QUEUE,
+        workflowId: historyWorkflowId('data-watcher-started'),
+        args: [{ ...pipelineInput(spec, { requestedBy: 'alice' }), trigger: 'schedule' }],
+      });
+      if (result.outcome !== 'started') throw new Error(`expected started, got ${result.outcome}`);
+      const pipeline = (await r.client.workflow.getHandle(result.pipelineWorkflowId).result()) as WatchedPipelineResult;
+      if (pipeline.outcome !== 'deployed') throw new Error(`the started pipeline ended ${pipeline.outcome}`);
+    },
+  },
+  'data-watcher-skipped': {
+    summary: 'dataWatcher on data it already started a run for: the child start is refused (REJECT_DUPLICATE), nothing runs',
+    async run(r) {
+      const spec = r.spec();
+      const input = { ...pipelineInput(spec, { requestedBy: 'alice' }), trigger: 'schedule' as const };
+      const first = await r.client.workflow.execute(dataWatcher, { taskQueue: TASK_QUEUE, workflowId: `${historyWorkflowId('data-watcher-skipped')}-setup`, args: [input] });
+      await r.client.workflow.getHandle(first.pipelineWorkflowId).result();
+      const again = await r.client.workflow.execute(dataWatcher, { taskQueue: TASK_QUEUE, workflowId: historyWorkflowId('data-watcher-skipped'), args: [input] });
+      if (again.outcome !== 'skipped-seen') throw new Error(`expected skipped-seen, got ${again.outcome}`);
+    },
+  },
+};
+
 const SCENARIOS: Record<string, Scenario> = {
+  ...TRANSFORM_BUILD_WATCH_SCENARIOS,
   deployed: {
     summary: 'approval required, approved by the approve update; the endpoint is created, verified, the candidate promoted',
     run: approvedByUpdate,
