@@ -212,12 +212,13 @@ const planeIds = new Set<string>();
     await until('the serving container to be removed', async () => (docker(['inspect', serving[0]!]).status !== 0 ? true : undefined), 30_000);
   }, 180_000);
 
-  it('a SIGKILLed control plane leaves its container running, and the next start on its state folder removes it', async () => {
+  it('a SIGKILLed control plane leaves its training container running; the next start on its state folder re-attaches to it and the job completes', async () => {
     const home = path.join(dir, 'crash-home');
     const env = { CHAMP_LOCAL_ISOLATION: 'docker' };
     const first = await spawnPlane(home, env);
     let second: Awaited<ReturnType<typeof spawnPlane>> | undefined;
     try {
+      // 'sleep' prints, sleeps a minute, then exits 0: the job is InProgress when the plane dies.
       await first.sm.send(new CreateTrainingJobCommand(job('dk-crash', { mode: 'sleep' })));
       const name = await until('the engine to run dk-crash', async () => {
         const n = containers('org.champ.local.training-job=dk-crash')[0];
@@ -228,12 +229,24 @@ const planeIds = new Set<string>();
       // The crash ran no exit handler: the engine still runs the container.
       expect(inspect(name).State.Running).toBe(true);
       second = await spawnPlane(home, env);
-      await until('the orphaned container to be removed', async () => (docker(['inspect', name]).status !== 0 ? true : undefined), 30_000);
+      const plane = second;
+      // As SageMaker's would, the job goes on in the same container: no second one, none removed.
+      const resumed = await plane.sm.send(new DescribeTrainingJobCommand({ TrainingJobName: 'dk-crash' }));
+      expect(resumed.TrainingJobStatus).toBe('InProgress');
+      expect(resumed.SecondaryStatusTransitions?.map((t) => t.StatusMessage)).toContain(`The local control plane restarted: re-attaching to the training container ${name}`);
+      expect(containers('org.champ.local.training-job=dk-crash')).toEqual([name]);
+      // Its exit, seen through the re-attached client, decides the outcome.
+      const done = await until('dk-crash to end', async () => {
+        const d = await plane.sm.send(new DescribeTrainingJobCommand({ TrainingJobName: 'dk-crash' }));
+        return d.TrainingJobStatus !== 'InProgress' ? d : undefined;
+      }, 120_000);
+      expect(done.TrainingJobStatus).toBe('Completed');
+      await until('the container to be removed', async () => (docker(['inspect', name]).status !== 0 ? true : undefined), 30_000);
     } finally {
       await first.kill();
       await second?.stop();
     }
-  }, 150_000);
+  }, 240_000);
 
   it('a program in a container cannot read the credentials the control plane was started with', async () => {
     const home = path.join(dir, 'snoop-home');
