@@ -7,15 +7,17 @@ import { createImageActivities } from './image';
 import { createRegistryActivities } from './registry';
 import { validateSpec } from './spec';
 import { createTrainingActivities } from './training';
+import { createProcessingActivities } from './processing';
 import { createTransformActivities } from './transform';
-import type { PipelineActivities, TransformActivities } from './types';
+import type { PipelineActivities, ProcessingActivities, TransformActivities } from './types';
 
-export function createActivities(deps: ActivityDeps): PipelineActivities & TransformActivities {
+export function createActivities(deps: ActivityDeps): PipelineActivities & TransformActivities & ProcessingActivities {
   return {
     validateSpec: (input) => validateSpec(input, deps.clients.local),
     ...createImageActivities(deps),
     ...createTrainingActivities(deps),
     ...createTransformActivities(deps),
+    ...createProcessingActivities(deps),
     ...createRegistryActivities(deps),
     ...createEndpointActivities(deps),
     ...createEntityActivities(() => clientsScope(deps.clients)),

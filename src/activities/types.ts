@@ -358,6 +358,52 @@ export interface TransformWaitActivities {
   awaitTransform(input: AwaitTransformInput): Promise<TransformResult>;
 }
 
+// --- processing -----------------------------------------------------------------
+export interface StartProcessingInput {
+  jobName: string;
+  imageUri: string;
+  entrypoint?: string[];
+  arguments?: string[];
+  environment: Record<string, string>;
+  /** Each copied to its localPath (under /opt/ml/processing/) before the program runs. */
+  inputs: Array<{ name: string; uri: string; localPath: string }>;
+  /** Each localPath (under /opt/ml/processing/) copied to its uri when the program completes. */
+  outputs: Array<{ name: string; uri: string; localPath: string }>;
+  roleArn: string;
+  instanceType: string;
+  instanceCount?: number;
+  volumeSizeGB?: number;
+  maxRuntimeSeconds: number;
+  tags: Record<string, string>;
+}
+export interface StartProcessingResult {
+  jobName: string;
+  jobArn: string;
+  created: boolean;
+}
+export interface AwaitProcessingInput {
+  jobName: string;
+}
+export interface ProcessingResult {
+  jobName: string;
+  status: 'Completed';
+  /** Output name -> where it was copied. */
+  outputs: Record<string, string>;
+  /** What the program wrote to /opt/ml/output/message (first KB). */
+  exitMessage?: string;
+  seconds: number;
+}
+export interface StopProcessingInput {
+  jobName: string;
+}
+
+/** Processing jobs: start and stop are quick calls; awaitProcessing is check-once-and-throw (poll retry policy, a deadline). */
+export interface ProcessingActivities {
+  startProcessing(input: StartProcessingInput): Promise<StartProcessingResult>;
+  awaitProcessing(input: AwaitProcessingInput): Promise<ProcessingResult>;
+  stopProcessing(input: StopProcessingInput): Promise<void>;
+}
+
 /** What the batchTransform workflow calls beyond the pipeline's activities. */
 export interface TransformActivities extends TransformControlActivities, TransformWaitActivities {}
 

@@ -5,6 +5,7 @@
 // Unlike the SDK's waiters, a Stopped job is a failure for a pipeline.
 import type {
   DescribeEndpointOutput,
+  DescribeProcessingJobResponse,
   DescribeTrainingJobResponse,
   DescribeTransformJobResponse,
   EndpointStatus,
@@ -113,6 +114,22 @@ export function classifyTransformJob(d: TransformDescribe): Classification {
       return { state: 'failed', status, reason: d.FailureReason || 'SageMaker gave no FailureReason' };
     case 'Stopped':
       return { state: 'failed', status, reason: d.FailureReason || 'the transform job was stopped' };
+    default:
+      return { state: 'in-progress', status };
+  }
+}
+
+type ProcessingDescribe = Partial<Pick<DescribeProcessingJobResponse, 'ProcessingJobStatus' | 'FailureReason'>>;
+
+export function classifyProcessingJob(d: ProcessingDescribe): Classification {
+  const status = d.ProcessingJobStatus ?? 'Unknown';
+  switch (status) {
+    case 'Completed':
+      return { state: 'done', status };
+    case 'Failed':
+      return { state: 'failed', status, reason: d.FailureReason || 'SageMaker gave no FailureReason' };
+    case 'Stopped':
+      return { state: 'failed', status, reason: d.FailureReason || 'the processing job was stopped' };
     default:
       return { state: 'in-progress', status };
   }

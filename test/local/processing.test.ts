@@ -13,7 +13,9 @@ import {
   type CreateProcessingJobCommandInput,
   type DescribeProcessingJobCommandOutput,
 } from '@aws-sdk/client-sagemaker';
+import { createProcessingActivities } from '../../src/activities/processing';
 import { snapshotContext } from '../../src/artifacts/image-store';
+import { createAwsClients, destroyAwsClients, type AwsClients } from '../../src/aws/clients';
 import { namespaceIsolationAvailable } from '../../src/local/containers';
 import { ROLE, startPlane, type Plane } from './integration/helpers';
 import { processingApp, writeProcessingContext } from './processing-fixture';
@@ -180,5 +182,71 @@ describe('processing job requests', () => {
     await plane.sm.send(new CreateProcessingJobCommand(once));
     await expect(plane.smOnce.send(new CreateProcessingJobCommand(once))).rejects.toMatchObject({ name: 'ResourceInUse' });
     await processToEnd(plane, 'twice');
+  });
+});
+
+describe('processing activities over the control plane', () => {
+  let plane: Plane;
+  let clients: AwsClients;
+  let activities: ReturnType<typeof createProcessingActivities>;
+  beforeAll(async () => {
+    plane = await startPlane({ stateDir: path.join(dir, 'home-activities'), imageStore: store, isolation: 'env' });
+    clients = createAwsClients({ endpoints: { sagemaker: plane.server.url, sagemakerRuntime: plane.server.url }, env: {} });
+    activities = createProcessingActivities({ clients });
+  });
+  afterAll(async () => {
+    destroyAwsClients(clients);
+    await plane?.close();
+  });
+
+  const start = (name: string, mode: 'ok' | 'fail', out: string) => {
+    const app = processingApp(image, mode);
+    return activities.startProcessing({
+      jobName: name,
+      imageUri: image,
+      entrypoint: app.ContainerEntrypoint,
+      arguments: app.ContainerArguments,
+      environment: { GREETING: 'from the activity' },
+      inputs: [{ name: 'data', uri: pathToFileURL(data).href, localPath: '/opt/ml/processing/input/data' }],
+      outputs: [{ name: 'report', uri: pathToFileURL(out).href, localPath: '/opt/ml/processing/output/report' }],
+      roleArn: ROLE,
+      instanceType: 'ml.m5.large',
+      maxRuntimeSeconds: 600,
+      tags: { 'champ:pipeline': 'test' },
+    });
+  };
+  /** Calls awaitProcessing as its retry policy would: again while it throws NotReady. */
+  const awaitEnd = (name: string) =>
+    until(`${name} to end`, async () => {
+      try {
+        return await activities.awaitProcessing({ jobName: name });
+      } catch (err) {
+        if ((err as { type?: string }).type === 'NotReady') return undefined;
+        throw err;
+      }
+    }, 60_000);
+
+  test('startProcessing is idempotent by name, and awaitProcessing returns the outputs and the exit message once Completed', async () => {
+    const out = path.join(dir, 'out-activity');
+    expect(await start('act-ok', 'ok', out)).toMatchObject({ jobName: 'act-ok', created: true });
+    expect(await start('act-ok', 'ok', out)).toMatchObject({ jobName: 'act-ok', created: false });
+    const result = await awaitEnd('act-ok');
+    expect(result).toMatchObject({ status: 'Completed', outputs: { report: pathToFileURL(out).href }, exitMessage: JSON.stringify({ files: 2 }) });
+    expect(await fsp.readFile(path.join(out, 'env.txt'), 'utf8')).toBe('from the activity');
+  });
+
+  test('a failed job is a non-retryable ProcessingFailed carrying the reason and the exit message', async () => {
+    await start('act-fail', 'fail', path.join(dir, 'out-activity-fail'));
+    const err = await until('the failure', async () => {
+      try {
+        await activities.awaitProcessing({ jobName: 'act-fail' });
+        return new Error('completed');
+      } catch (e) {
+        return (e as { type?: string }).type === 'NotReady' ? undefined : (e as Error);
+      }
+    }, 60_000);
+    expect(err).toMatchObject({ type: 'ProcessingFailed', nonRetryable: true });
+    expect(err.message).toMatch(/exited with code 2.*its exit message: bad input: no rows/s);
+    await expect(activities.stopProcessing({ jobName: 'act-fail' })).resolves.toBeUndefined();
   });
 });
