@@ -137,29 +137,11 @@ const SCENARIOS: Record<string, Scenario> = {
   },
   'endpoint-entity-continued': {
     summary: "the endpoint entity's first run (history limit 60 events): a deployment, then continue-as-new carrying its log; the next run takes a freeze, an unfreeze and a second deployment",
-    async run(r) {
-      const spec = r.spec();
-      const endpointName = spec.deployment.endpointName;
-      const scope = await clientsScope(r.env.awsClients);
-      const entity = await r.client.workflow.start(endpointWorkflow, {
-        taskQueue: TASK_QUEUE,
-        workflowId: endpointEntityId(scope, endpointName),
-        args: [{ endpointName, scope, maxHistoryEvents: 60 }],
-      });
-      await r.deployFirst(spec);
-      await entity.executeUpdate(freezeUpdate, { args: [{ by: 'alice', reason: 'release window' }] });
-      await entity.executeUpdate(unfreezeUpdate, { args: [{ by: 'alice', reason: 'window closed' }] });
-      await r.deployFirst(r.spec({ training: { hyperparameters: { power: 1.5, max_iter: 50, l2: 1 } }, gate: { champion: undefined } }));
-      const latest = r.client.workflow.getHandle<typeof endpointWorkflow>(entity.workflowId);
-      const deadline = Date.now() + 60_000;
-      while ((await latest.query(endpointStatusQuery)).run < 2) {
-        if (Date.now() > deadline) throw new Error('the entity did not continue as new within 60 s');
-        await new Promise((done) => setTimeout(done, 200));
-      }
-      const log = await latest.query(endpointHistoryQuery);
-      if (log.map((e) => e.outcome).join() !== 'deployed,deployed') throw new Error(`expected two deployments in the carried log, got ${JSON.stringify(log)}`);
-      r.captureRun(entity.workflowId, entity.firstExecutionRunId);
-    },
+    run: (r) => entityContinued(r),
+  },
+  'endpoint-entity-checks-serving': {
+    summary: 'as endpoint-entity-continued, under the patch entity-checks-serving: the endpoint is checked to serve the deployment right before the champion is recorded',
+    run: (r) => entityContinued(r),
   },
   'deployed-update-by-signal': {
     summary: 'a live endpoint is updated to the new model, approved by the approval signal (the Web UI path)',
@@ -249,6 +231,31 @@ const SCENARIOS: Record<string, Scenario> = {
     },
   },
 };
+
+/** Starts the endpoint's entity with a small history limit, deploys through it until it continues as new, and captures its first run. */
+async function entityContinued(r: Run): Promise<void> {
+  const spec = r.spec();
+  const endpointName = spec.deployment.endpointName;
+  const scope = await clientsScope(r.env.awsClients);
+  const entity = await r.client.workflow.start(endpointWorkflow, {
+    taskQueue: TASK_QUEUE,
+    workflowId: endpointEntityId(scope, endpointName),
+    args: [{ endpointName, scope, maxHistoryEvents: 60 }],
+  });
+  await r.deployFirst(spec);
+  await entity.executeUpdate(freezeUpdate, { args: [{ by: 'alice', reason: 'release window' }] });
+  await entity.executeUpdate(unfreezeUpdate, { args: [{ by: 'alice', reason: 'window closed' }] });
+  await r.deployFirst(r.spec({ training: { hyperparameters: { power: 1.5, max_iter: 50, l2: 1 } }, gate: { champion: undefined } }));
+  const latest = r.client.workflow.getHandle<typeof endpointWorkflow>(entity.workflowId);
+  const deadline = Date.now() + 60_000;
+  while ((await latest.query(endpointStatusQuery)).run < 2) {
+    if (Date.now() > deadline) throw new Error('the entity did not continue as new within 60 s');
+    await new Promise((done) => setTimeout(done, 200));
+  }
+  const log = await latest.query(endpointHistoryQuery);
+  if (log.map((e) => e.outcome).join() !== 'deployed,deployed') throw new Error(`expected two deployments in the carried log, got ${JSON.stringify(log)}`);
+  r.captureRun(entity.workflowId, entity.firstExecutionRunId);
+}
 
 /** Deploys a first model, then captures the run of a model that fails its smoke test and is rolled back. */
 async function rollBackFailingUpdate(r: Run): Promise<void> {

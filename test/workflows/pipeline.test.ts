@@ -50,6 +50,8 @@ describe('trainingPipeline', () => {
         'deployEndpoint',
         'awaitEndpoint',
         'verifyEndpoint',
+        // The endpoint still serves the candidate right before it is recorded as champion.
+        'awaitEndpoint',
         'markChampion',
         'cleanupOldVersions',
       ]);

@@ -27,6 +27,14 @@ import {
   type EndpointEntityState,
 } from './messages';
 
+/**
+ * The entity's patches (CONTRIBUTING.md, "The rule for workflow changes").
+ * - `entity-checks-serving`: right before the champion is recorded, the
+ *   endpoint is checked to still serve the deployment (a change made outside
+ *   the entity may have replaced it); if not, the request ends superseded.
+ */
+export const ENTITY_PATCHES = { checksServing: 'entity-checks-serving' } as const;
+
 /** History events after which the entity continues as new, unless its input says otherwise. */
 export const DEFAULT_MAX_HISTORY_EVENTS = 5000;
 
@@ -171,6 +179,11 @@ async function deploy(item: Queued, withdrawn: () => string | undefined): Promis
     }
     // The endpoint serves a verified model: nothing after this point rolls it back.
     saga.clear();
+    if (wf.patched(ENTITY_PATCHES.checksServing)) {
+      // The champion record must name the model that serves.
+      const replaced = await wf.CancellationScope.nonCancellable(() => deployment.stillServing());
+      if (replaced) return ended('superseded', replaced.reason);
+    }
     await wf.CancellationScope.nonCancellable(() => promote(request, recorder, control));
     return ended('deployed');
   } catch (err) {
