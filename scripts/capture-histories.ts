@@ -34,7 +34,9 @@ import {
   type PipelineResult,
 } from '../src/workflows';
 import { deepMerge, pipelineInput, startE2e, waitForStatus, type E2eEnv, type SpecOverrides } from '../test/e2e/helpers';
-import { batchTransform, buildImage, dataWatcher, type PipelineResult as WatchedPipelineResult } from '../src/workflows';
+import { batchTransform, buildImage, dataWatcher, transformStatusQuery, type PipelineResult as WatchedPipelineResult } from '../src/workflows';
+import { DescribeTransformJobCommand } from '@aws-sdk/client-sagemaker';
+import { readFileSync } from 'node:fs';
 import { HISTORIES_DIR, historyText, historyWorkflowId } from '../test/replay/histories';
 
 const ROOT = resolve(__dirname, '..');
@@ -84,6 +86,33 @@ const TRANSFORM_BUILD_WATCH_SCENARIOS: Record<string, Scenario> = {
       });
       const result = await handle.result();
       if (result.outcome !== 'completed' || result.outputObjects !== 1) throw new Error(`expected one answered object, got ${JSON.stringify(result)}`);
+    },
+  },
+  'batch-transform-cancelled': {
+    summary: 'batchTransform cancelled while its job runs: the job is stopped (waited for until Stopped) and the model deleted',
+    async run(r) {
+      const spec = r.spec();
+      await r.deployFirst(spec);
+      const rows = readFileSync(join(r.env.home, 'data', 'validation', 'validation.csv'), 'utf8').trim().split('\n').slice(1);
+      const lines = Array.from({ length: 100_000 }, (_, i) => (rows[i % rows.length] as string).split(',').slice(1).join(','));
+      mkdirSync(join(r.env.home, 'many'), { recursive: true });
+      writeFileSync(join(r.env.home, 'many', 'rows.csv'), `${lines.join('\n')}\n`);
+      const handle = await r.client.workflow.start(batchTransform, {
+        taskQueue: TASK_QUEUE,
+        workflowId: historyWorkflowId('batch-transform-cancelled'),
+        args: [{ spec, input: { uri: `file://${join(r.env.home, 'many')}`, contentType: 'text/csv', splitType: 'Line' }, accept: 'application/json', poll: { initialSeconds: 0.2, maxSeconds: 1 }, requestedBy: 'alice' }],
+      });
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const jobName = (await handle.query(transformStatusQuery).catch(() => undefined))?.jobName;
+        const job = jobName ? await r.env.sagemakerClient.send(new DescribeTransformJobCommand({ TransformJobName: jobName })).catch(() => undefined) : undefined;
+        if (job?.TransformJobStatus === 'InProgress') break;
+        if (Date.now() > deadline) throw new Error('the transform job was not InProgress within 60 s');
+        await new Promise((done) => setTimeout(done, 200));
+      }
+      await handle.cancel();
+      const err = await handle.result().then(() => undefined, (e: unknown) => e);
+      if (!(err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure)) throw new Error(`expected a cancelled run, got ${String(err)}`);
     },
   },
   'image-built': {
