@@ -9,8 +9,13 @@
 #   PREBUILT          offline builds, for engines whose containers reach no network:
 #                     a folder in the context holding dist/ and node_modules/ (production,
 #                     linux-x64), made by `npm run build` and `npm ci --omit=dev`; npm is not run
+# The Temporal core bridge's native binaries for other platforms are dropped (about 110 MB).
 ARG NODE_IMAGE=node:20.19.5-bookworm-slim
 ARG DOCKER_CLI_IMAGE=docker:28.5.1-cli
+
+# The default Node base named literally: scripts/engine/base-images.sh reads FROM lines,
+# not ARG defaults, to make the bases a local engine cannot pull. Nothing uses this stage.
+FROM node:20.19.5-bookworm-slim AS node-default
 
 FROM ${DOCKER_CLI_IMAGE} AS docker-cli
 
@@ -22,7 +27,9 @@ RUN if [ -z "$PREBUILT" ]; then npm ci --no-audit --no-fund; fi
 COPY . .
 RUN if [ -n "$PREBUILT" ]; then rm -rf dist node_modules && mv "$PREBUILT/dist" "$PREBUILT/node_modules" . ; \
     else npm run build && npm prune --omit=dev --no-audit --no-fund; fi \
- && rm -rf "${PREBUILT:-.prebuilt}" src scripts
+ && rm -rf "${PREBUILT:-.prebuilt}" src scripts \
+ && case "$(uname -m)" in x86_64) keep=x86_64-unknown-linux-gnu ;; aarch64) keep=aarch64-unknown-linux-gnu ;; *) keep= ;; esac \
+ && if [ -n "$keep" ]; then for d in node_modules/@temporalio/core-bridge/releases/*; do [ "${d##*/}" = "$keep" ] || rm -rf "$d"; done; fi
 
 FROM ${NODE_IMAGE}
 COPY --from=docker-cli /usr/local/bin/docker /usr/local/bin/docker
