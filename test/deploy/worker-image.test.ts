@@ -3,7 +3,8 @@
 // small, runs as uid 1000 with the Docker CLI and no engine, and its container
 // completes a pipeline against the local stack (the test's Temporal server and
 // local control plane, reached through the host network). Skips with the
-// reason when no engine answers or the Node base image is not there.
+// reason when no engine answers or the Node base image is not there, and
+// outside `npm run test:worker-image` (it takes minutes).
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,8 @@ const NODE_BASE = 'node:20.19.5-bookworm-slim';
 const TAG = 'champ-worker:image-test';
 
 function whySkip(): string | undefined {
+  // About three minutes of image build: on demand (npm run test:worker-image), not in every npm test.
+  if (process.env.CHAMP_TEST_WORKER_IMAGE !== '1') return 'the worker image build runs on demand: npm run test:worker-image (CHAMP_TEST_WORKER_IMAGE=1)';
   const missing = engineMissing();
   if (missing) return missing;
   if (docker(['image', 'inspect', NODE_BASE], 15_000).status !== 0) return `the base image ${NODE_BASE} is not on the engine (scripts/engine/ensure.sh builds it)`;

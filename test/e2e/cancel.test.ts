@@ -4,10 +4,10 @@ import { DescribeEndpointCommand, DescribeEndpointConfigCommand, DescribeTrainin
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { withWorker } from '../harness/temporal';
 import { injectFault, reset } from '../../src/local';
-import { statusQuery } from '../../src/workflows';
+import { endpointStatusQuery, statusQuery } from '../../src/workflows';
 import { eventually, invokeExample, keepInvoking, modelPackages, pipelineInput, startE2e, startPipeline, waitForStatus, type E2eEnv } from './helpers';
 
-jest.setTimeout(90_000);
+jest.setTimeout(240_000);
 
 let env: E2eEnv;
 
@@ -74,9 +74,22 @@ it('cancelling the pipeline during an endpoint update puts the endpoint back on 
       await injectFault(env.sageMakerUrl, { kind: 'hold', resource: 'endpoint', status: 'Updating', ms: 600_000, count: 1 });
       const traffic = keepInvoking(env.runtimeClient, endpointName);
       const handle = await startPipeline(client, taskQueue, pipelineInput(spec));
-      const waiting = await waitForStatus(handle, (s) => s.stage === 'awaiting-endpoint');
-      const newConfig = waiting.resources.endpointConfig!;
-      expect((await env.sagemakerClient.send(new DescribeEndpointCommand({ EndpointName: endpointName }))).EndpointStatus).toBe('Updating');
+      // The run deploys through the endpoint's entity: wait until the entity runs its request and the endpoint is Updating.
+      const { deployment } = await waitForStatus(handle, (s) => s.deployment !== undefined);
+      const entity = client.workflow.getHandle(deployment!.entityId);
+      const running = await eventually(
+        () => entity.query(endpointStatusQuery),
+        (status) => status.current?.requestId === deployment!.requestId,
+        60_000,
+        "the entity running the run's request",
+      );
+      const newConfig = running.current!.endpointConfig;
+      await eventually(
+        async () => (await env.sagemakerClient.send(new DescribeEndpointCommand({ EndpointName: endpointName }))).EndpointStatus,
+        (status) => status === 'Updating',
+        60_000,
+        'the endpoint Updating',
+      );
 
       await handle.cancel();
       const err = await handle.result().then(

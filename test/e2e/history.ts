@@ -38,3 +38,33 @@ export function activityCompletions(history: History, activityType: string): unk
   }
   return out;
 }
+
+/** One activity the history ran: what it was given and, once it completed, what it returned. */
+export interface RanActivity {
+  input: unknown;
+  result?: unknown;
+}
+
+/** Every `activityType` activity in the history with its first argument and its result, in history order. */
+export function activitiesRan(history: History, activityType: string): RanActivity[] {
+  const byEvent = new Map<number, RanActivity>();
+  for (const s of scheduledActivities(history, activityType)) byEvent.set(s.eventId, { input: s.input[0] });
+  for (const e of history.events ?? []) {
+    const a = e.activityTaskCompletedEventAttributes;
+    const ran = a ? byEvent.get(Number(a.scheduledEventId)) : undefined;
+    if (ran) ran.result = decode(a!.result)[0];
+  }
+  return [...byEvent.values()];
+}
+
+/**
+ * A pipeline deploys through its endpoint's entity workflow, so the endpoint activities are in the
+ * entity's history, not the pipeline's: the history of the entity that a run's deployment went to.
+ */
+export async function entityHistory(
+  client: { workflow: { getHandle(id: string): { fetchHistory(): Promise<History> } } },
+  run: { deployment?: { entityId: string } },
+): Promise<History> {
+  if (!run.deployment) throw new Error('the run made no deployment request (its result or status has no deployment)');
+  return client.workflow.getHandle(run.deployment.entityId).fetchHistory();
+}

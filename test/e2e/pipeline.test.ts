@@ -4,9 +4,8 @@
 import { DescribeEndpointCommand, DescribeEndpointConfigCommand, DescribeModelCommand, DescribeTrainingJobCommand } from '@aws-sdk/client-sagemaker';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { PipelineHandle } from '../../src/cli/progress';
 import { withWorker } from '../harness/temporal';
-import { activityCompletions } from './history';
+import { activitiesRan, entityHistory } from './history';
 import { rejectUpdate, statusQuery, type PipelineResult, type PipelineStatus } from '../../src/workflows';
 import { eventually, invokeExample, keepInvoking, modelPackages, pipelineInput, runPipeline, smokeTestFailingSpec, startE2e, startPipeline, waitForStatus, type E2eEnv } from './helpers';
 
@@ -64,7 +63,10 @@ describe('trainingPipeline against the local control plane', () => {
       expect(secondResult.resourcesCreated.filter((r) => r.kind === 'endpoint')).toEqual([]);
 
       // The deploy activity's own answer, from the history: an update of the live endpoint.
-      const deploys = await activityResults(second, 'deployEndpoint');
+      // It ran in the endpoint's entity workflow, which the run's deployment request names.
+      const deploys = activitiesRan(await entityHistory(client, secondResult), 'deployEndpoint')
+        .filter((d) => (d.input as { configName?: string }).configName === secondConfig)
+        .map((d) => d.result);
       expect(deploys).toEqual([expect.objectContaining({ action: 'updated', previousConfigName: firstConfig })]);
 
       const after = await env.sagemakerClient.send(new DescribeEndpointCommand({ EndpointName: endpointName }));
@@ -205,8 +207,4 @@ async function modelMissing(name: string): Promise<boolean> {
     if ((err as Error).name === 'ValidationException') return true;
     throw err;
   }
-}
-
-async function activityResults(handle: PipelineHandle, activityType: string): Promise<unknown[]> {
-  return activityCompletions(await handle.fetchHistory(), activityType);
 }

@@ -18,7 +18,7 @@ import type { Client } from '@temporalio/client';
 import type { PipelineHandle } from '../../src/cli/progress';
 import { withWorker } from '../harness/temporal';
 import { eventually, invokeExample, pipelineInput, runPipeline, smokeTestFailingSpec, startE2e, startPipeline, waitForStatus, type E2eEnv } from './helpers';
-import { activityCompletions, scheduledActivities } from './history';
+import { activityCompletions, entityHistory, scheduledActivities } from './history';
 
 jest.setTimeout(240_000);
 
@@ -102,14 +102,16 @@ async function deployedThenFailing(client: Client, taskQueue: string) {
 }
 
 /** The run ended rolled back and the first model serves again. */
-async function expectRolledBack(handle: PipelineHandle, endpointName: string, firstConfig: string, firstModelId: string) {
+async function expectRolledBack(client: Client, handle: PipelineHandle, endpointName: string, firstConfig: string, firstModelId: string) {
   const result = await handle.result();
   expect(result.outcome).toBe('rolled-back');
   expect(result.reason).toContain('does.not.exist');
   expect(await describeEndpoint(clients.sagemaker, endpointName)).toMatchObject({ EndpointStatus: 'InService', EndpointConfigName: firstConfig });
   expect((await invokeExample(clients.runtime, endpointName)).model_id).toBe(firstModelId);
-  const history = await handle.fetchHistory();
-  const settled = activityCompletions(history, 'awaitEndpoint') as Array<{ configName?: string }>;
+  // The deployment and its rollbacks ran in the endpoint's entity, after the first run's deployment there.
+  const history = await entityHistory(client, result);
+  const all = activityCompletions(history, 'awaitEndpoint') as Array<{ configName?: string }>;
+  const settled = all.slice(all.findIndex((s) => s.configName !== firstConfig));
   expect(settled[settled.length - 1]).toMatchObject({ configName: firstConfig });
   return { history, settled };
 }
@@ -122,7 +124,7 @@ it('the rollback of a rejected candidate fails and leaves the endpoint on the ca
     endpoints.loseNextDeploymentOf(firstConfig);
     const handle = await startPipeline(client, taskQueue, pipelineInput(failing));
     const candidateConfig = (await waitForStatus(handle, (s) => s.resources.endpointConfig !== undefined, 120_000)).resources.endpointConfig!;
-    const { history, settled } = await expectRolledBack(handle, endpointName, firstConfig, firstModelId);
+    const { history, settled } = await expectRolledBack(client, handle, endpointName, firstConfig, firstModelId);
     expect(endpoints.lost).toBe(1);
     // The first rollback left the candidate serving (with the failure), the second put the first config back.
     expect(scheduledActivities(history, 'rollbackEndpoint')).toHaveLength(2);
@@ -151,6 +153,6 @@ it('a control-plane crash during the rollback of a rejected candidate: the run e
     // The crash: the state on disk says Updating; whatever the restart brings back, the run must end on the first config.
     await plane!.close();
     plane = await startPlane(port);
-    await expectRolledBack(handle, endpointName, firstConfig, firstModelId);
+    await expectRolledBack(client, handle, endpointName, firstConfig, firstModelId);
   });
 });

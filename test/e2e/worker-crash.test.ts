@@ -5,7 +5,7 @@ import { DescribeEndpointCommand, ListTrainingJobsCommand } from '@aws-sdk/clien
 import { testClient, uniqueTaskQueue } from '../harness/temporal';
 import { injectFault, reset } from '../../src/local';
 import { eventually, invokeExample, pipelineInput, startE2e, startPipeline, waitForStatus, type E2eEnv } from './helpers';
-import { activityCompletions, scheduledActivities } from './history';
+import { activitiesRan, entityHistory, scheduledActivities } from './history';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';
 
 jest.setTimeout(150_000);
@@ -68,8 +68,10 @@ it('a worker killed with SIGKILL during training is replaced and the pipeline en
 
     const history = await handle.fetchHistory();
     expect(scheduledActivities(history, 'startTraining')).toHaveLength(1);
-    expect(scheduledActivities(history, 'deployEndpoint')).toHaveLength(1);
-    expect(activityCompletions(history, 'deployEndpoint')).toEqual([expect.objectContaining({ action: 'updated', previousConfigName: firstConfig })]);
+    // The deployment ran in the endpoint's entity: one deployEndpoint for this run's config, an update of the first.
+    const deploys = activitiesRan(await entityHistory(client, result), 'deployEndpoint')
+      .filter((d) => (d.input as { configName?: string }).configName === result.endpointConfigName);
+    expect(deploys).toEqual([expect.objectContaining({ result: expect.objectContaining({ action: 'updated', previousConfigName: firstConfig }) })]);
 
     const described = await env.sagemakerClient.send(new DescribeEndpointCommand({ EndpointName: endpointName }));
     expect(described).toMatchObject({ EndpointStatus: 'InService', EndpointConfigName: result.endpointConfigName });

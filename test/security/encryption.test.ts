@@ -13,6 +13,7 @@ import { AesGcmCodec, ENCRYPTED_ENCODING, KEY_ID_METADATA, newKeyEntry, parsePay
 import { startCodecServer, type CodecServer } from '../../src/codec/server';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logging';
+import { injectFault } from '../../src/local';
 import { findTemporalBinary } from '../../src/temporal-server';
 import { startWorker, type StartedWorker } from '../../src/worker';
 import { trainingPipeline, type PipelineResult } from '../../src/workflows';
@@ -47,6 +48,14 @@ function payloadsIn(node: unknown, path = ''): Array<{ path: string; payload: Pa
   return Object.entries(obj).flatMap(([k, v]) => payloadsIn(v, path ? `${path}.${k}` : k));
 }
 
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 const meta = (p: Payload, key: string) => (p.metadata?.[key] ? Buffer.from(p.metadata[key]!).toString('utf8') : undefined);
 
 beforeAll(async () => {
@@ -75,11 +84,20 @@ beforeAll(async () => {
   specName = spec.name;
   workflowId = `encrypted-${uniqueSuffix()}`;
   // A client that only has the old key starts the run: its input is sealed with k-old.
+  // Training stays InProgress until released once the wait has failed "not ready" at least once, so
+  // the history holds a retried poll's failure message whatever the machine's speed.
+  await injectFault(e2e.sageMakerUrl, { kind: 'hold', resource: 'training', status: 'InProgress', ms: 600_000, count: 1 });
   await withClient(io(OLD), async (client) => {
     await client.workflow.start(trainingPipeline, { taskQueue: config.CHAMP_TASK_QUEUE, workflowId, args: [pipelineInput(spec)] });
   });
   await withClient(io(`${NEW},${OLD}`), async (client) => {
-    result = await client.workflow.getHandle<typeof trainingPipeline>(workflowId).result();
+    const handle = client.workflow.getHandle<typeof trainingPipeline>(workflowId);
+    await waitFor(async () => {
+      const pending = (await handle.describe()).raw.pendingActivities ?? [];
+      return pending.some((a) => a.activityType?.name === 'awaitTraining' && (a.attempt ?? 0) >= 2);
+    }, 120_000, 'awaitTraining retried after "not ready"');
+    await injectFault(e2e.sageMakerUrl, { kind: 'release', resource: 'training', status: 'InProgress' });
+    result = await handle.result();
   });
 });
 

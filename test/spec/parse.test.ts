@@ -49,6 +49,7 @@ describe('valid fixtures', () => {
       strategy: { type: 'all-at-once', waitInterval: '5m', terminationWait: '0s', alarms: [] },
       keep: 3,
       environment: {},
+      whenFrozen: 'wait',
     });
     expect(spec.schedule).toBeUndefined();
     expect(spec.timeouts).toEqual({ build: '1h', training: '6h', deploy: '1h' });

@@ -405,11 +405,13 @@ async function processPlan(req: StartContainerRequest, optMlDir: string, mode: '
   await fsp.chmod(scratch, 0o1777);
   const fifos = ownLog ? undefined : await outputFifos();
   const io = fifos ? { scratch: [scratch, fifos.dir], streams: fifos.streams } : { scratch: [scratch] };
-  const redirect = fifos ? [THROUGH_FIFOS, 'champ-container', ...fifos.paths] : [OWN_LOG, 'champ-container', '-', '-'];
+  // The script after -c is one of two fixed strings; the FIFO paths (or '-') are its positional arguments.
+  const outputs = fifos ? fifos.paths : ['-', '-'];
+  const shell = (...rest: string[]) => (fifos ? ['-c', THROUGH_FIFOS, 'champ-container', ...outputs, ...rest] : ['-c', OWN_LOG, 'champ-container', ...outputs, ...rest]);
   if (mode === 'env') {
     return {
       file: 'bash',
-      args: ['-c', ...redirect, program, req.command],
+      args: shell(program, req.command),
       env: processContainerEnv(req, optMlDir, programDir, scratch),
       cwd: programDir,
       ...io,
@@ -420,12 +422,11 @@ async function processPlan(req: StartContainerRequest, optMlDir: string, mode: '
   }
   return {
     file: 'bash',
-    args: [
-      '-c', ...redirect,
+    args: shell(
       'unshare', '--mount', '--propagation', 'private', '--pid', '--fork', '--mount-proc', '--',
       'bash', '-c', NAMESPACE_SCRIPT,
       'champ-container', programDir, optMlDir, scratch, path.posix.join(CONTAINER_PROGRAM_DIR, path.basename(program)), req.command,
-    ],
+    ),
     env: processContainerEnv(req, CONTAINER_OPT_ML, CONTAINER_PROGRAM_DIR, '/tmp'),
     cwd: programDir,
     ...io,
