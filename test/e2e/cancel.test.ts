@@ -92,14 +92,21 @@ it('cancelling the pipeline during an endpoint update puts the endpoint back on 
       );
 
       await handle.cancel();
+      // SageMaker refuses to change an endpoint while it is Updating: the update ends (released), then the entity puts the endpoint back.
+      await injectFault(env.sageMakerUrl, { kind: 'release', resource: 'endpoint', status: 'Updating' });
       const err = await handle.result().then(
         () => undefined,
         (e: unknown) => e,
       );
       expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
-      const tally = await traffic.stop();
 
-      const described = await env.sagemakerClient.send(new DescribeEndpointCommand({ EndpointName: endpointName }));
+      const described = await eventually(
+        () => env.sagemakerClient.send(new DescribeEndpointCommand({ EndpointName: endpointName })),
+        (d) => d.EndpointStatus === 'InService' && d.EndpointConfigName === firstConfig,
+        120_000,
+        'the endpoint back on the first config',
+      );
+      const tally = await traffic.stop();
       expect(described).toMatchObject({ EndpointStatus: 'InService', EndpointConfigName: firstConfig });
       expect(tally.errors).toEqual([]);
       expect(tally.ok).toBeGreaterThan(10);

@@ -140,11 +140,11 @@ it('a control-plane crash during the rollback of a rejected candidate: the run e
     const port = plane!.port;
     await injectFault(plane!.url, { kind: 'hold', resource: 'endpoint', status: 'Updating', ms: 8000, count: 2 });
     const handle = await startPipeline(client, taskQueue, pipelineInput(failing));
-    await waitForStatus(handle, (s) => s.stage === 'rolling-back', 120_000);
+    // The endpoint's entity rolls back (the pipeline hears of it only after): watch the endpoint itself.
     const rollingBack = await eventually(
       () => describeEndpoint(clients.sagemaker, endpointName),
       (d) => d.EndpointStatus === 'Updating' && d.PendingDeploymentSummary?.EndpointConfigName === firstConfig,
-      30_000,
+      180_000,
       `endpoint ${endpointName} Updating back to ${firstConfig}`,
     );
     const candidateConfig = rollingBack.EndpointConfigName!;
