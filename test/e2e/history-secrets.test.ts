@@ -3,6 +3,7 @@
 import { withWorker } from '../harness/temporal';
 import { injectFault, reset } from '../../src/local';
 import { pipelineInput, startE2e, startPipeline, type E2eEnv } from './helpers';
+import { entityHistory } from './history';
 import type { StaticCredentials } from '../../src/aws/clients';
 import { readableText } from '../support/inspect';
 
@@ -66,7 +67,8 @@ it('holds none of the worker credentials or any token in the history of a deploy
       const result = await handle.result();
       expect(result.outcome).toBe('deployed');
 
-      const text = readableText(await handle.fetchHistory());
+      // The pipeline's history and that of the endpoint's entity, which ran the deployment (CreateModel included).
+      const text = readableText(await handle.fetchHistory()) + '\n' + readableText(await entityHistory(client, result));
       // The scan reads what it should: names, URIs and the retried failure are there.
       expect(text).toContain(spec.deployment.endpointName);
       expect(text).toContain(result.trainingJobName!);
