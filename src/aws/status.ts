@@ -104,35 +104,28 @@ export function classifyEndpoint(d: EndpointDescribe): Classification {
 }
 
 type TransformDescribe = Partial<Pick<DescribeTransformJobResponse, 'TransformJobStatus' | 'FailureReason'>>;
+type ProcessingDescribe = Partial<Pick<DescribeProcessingJobResponse, 'ProcessingJobStatus' | 'FailureReason'>>;
 
-export function classifyTransformJob(d: TransformDescribe): Classification {
-  const status = d.TransformJobStatus ?? 'Unknown';
+/** Transform and processing jobs end the same way: Completed, Failed, or Stopped (a failure for the caller). */
+function classifyJob(status: string, failureReason: string | undefined, kind: string): Classification {
   switch (status) {
     case 'Completed':
       return { state: 'done', status };
     case 'Failed':
-      return { state: 'failed', status, reason: d.FailureReason || 'SageMaker gave no FailureReason' };
+      return { state: 'failed', status, reason: failureReason || 'SageMaker gave no FailureReason' };
     case 'Stopped':
-      return { state: 'failed', status, reason: d.FailureReason || 'the transform job was stopped' };
+      return { state: 'failed', status, reason: failureReason || `the ${kind} job was stopped` };
     default:
       return { state: 'in-progress', status };
   }
 }
 
-type ProcessingDescribe = Partial<Pick<DescribeProcessingJobResponse, 'ProcessingJobStatus' | 'FailureReason'>>;
+export function classifyTransformJob(d: TransformDescribe): Classification {
+  return classifyJob(d.TransformJobStatus ?? 'Unknown', d.FailureReason, 'transform');
+}
 
 export function classifyProcessingJob(d: ProcessingDescribe): Classification {
-  const status = d.ProcessingJobStatus ?? 'Unknown';
-  switch (status) {
-    case 'Completed':
-      return { state: 'done', status };
-    case 'Failed':
-      return { state: 'failed', status, reason: d.FailureReason || 'SageMaker gave no FailureReason' };
-    case 'Stopped':
-      return { state: 'failed', status, reason: d.FailureReason || 'the processing job was stopped' };
-    default:
-      return { state: 'in-progress', status };
-  }
+  return classifyJob(d.ProcessingJobStatus ?? 'Unknown', d.FailureReason, 'processing');
 }
 
 /** What the workflow and the verifyEndpoint activity both know of an endpoint (the activities' EndpointState). */
